@@ -1,0 +1,34 @@
+"""What a source parser is: detect a format, turn a file into conversations of messages."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import ClassVar
+
+from memdistill.models import Conversation, Problem
+
+ProblemSink = Callable[[Problem], None]
+
+# How much of a file detection looks at.
+HEAD_BYTES = 64 * 1024
+
+
+class Parser(ABC):
+    """One format. Subclasses set `name` and `description` and implement two methods."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    @abstractmethod
+    def sniff(self, path: Path, head: str) -> bool:
+        """Whether the file looks like this format, from its name and its first bytes."""
+
+    @abstractmethod
+    def parse(self, path: Path, problems: ProblemSink) -> Iterator[Conversation]:
+        """Yield the file's conversations.
+
+        A bad line or record is reported to `problems` (with its line) and skipped; parsing
+        carries on. Raise `FormatError` only when nothing in the file can be read.
+        """
