@@ -2,7 +2,8 @@
 
 An exchange is a prompt plus everything until the next prompt. Only messages of kind
 "prompt" open one: tool results, meta lines and compaction summaries never do. Messages
-that come before the first prompt join the first exchange, so nothing is left behind.
+that come before the first prompt join the first exchange unless they hold content of
+their own (an agent that speaks first), so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _LABELS = {
 
 def split_exchanges(conversation: Conversation) -> list[Exchange]:
     groups: list[list[Message]] = []
-    for message in conversation.messages:
+    for message in unique_ids(conversation.messages):
         if message.kind == "prompt" or not groups:
             groups.append([message])
         else:
@@ -43,6 +44,17 @@ def split_exchanges(conversation: Conversation) -> list[Exchange]:
         )
         for seq, group in enumerate(groups)
     ]
+
+
+def unique_ids(messages: list[Message]) -> list[Message]:
+    """Source ids made unique within a conversation (a repeated id gets `~2`, `~3`, ...)."""
+    seen: dict[str, int] = {}
+    for message in messages:
+        count = seen.get(message.source_id, 0) + 1
+        seen[message.source_id] = count
+        if count > 1:
+            message.source_id = f"{message.source_id}~{count}"
+    return messages
 
 
 def _has_content(messages: list[Message]) -> bool:

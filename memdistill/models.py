@@ -22,7 +22,9 @@ Role = Literal["user", "assistant", "tool", "system"]
 #               compaction summaries, system prompts
 Kind = Literal["prompt", "text", "thinking", "tool_call", "tool_result", "meta"]
 
-INDEXED_KINDS: frozenset[str] = frozenset({"prompt", "text", "thinking", "tool_call", "tool_result"})
+INDEXED_KINDS: frozenset[str] = frozenset(
+    {"prompt", "text", "thinking", "tool_call", "tool_result"}
+)
 
 FileAction = Literal["read", "edited", "created", "referenced"]
 RoomType = Literal["file", "concept", "workflow"]

@@ -1,0 +1,5 @@
+"""`python -m memdistill.cli`."""
+
+from memdistill.cli import main
+
+main()

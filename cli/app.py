@@ -1,0 +1,333 @@
+"""The `memdistill` command: parse arguments, call the library, format the answer."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from memdistill.errors import MemdistillError, QueryError
+
+app = typer.Typer(
+    name="memdistill",
+    help="Personal memory from your chat logs with AI agents: ingest, distil, search offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help="Store folder (default: $MEMDISTILL_HOME, else the user data folder)."
+    ),
+]
+TenantOpt = Annotated[
+    str, typer.Option("--tenant", help="Whose memories (one store can hold several users).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (errors too).")]
+ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    """A MemdistillError is one line saying what to do, and exit code 1."""
+    try:
+        yield
+    except MemdistillError as exc:
+        if as_json:
+            from memdistill.cli.render import emit_json
+
+            emit_json({"error": str(exc), "type": type(exc).__name__})
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _memory(store: Path | None, tenant: str, *, create: bool = False, **kwargs: Any) -> Any:
+    from memdistill.api import Memory
+
+    return Memory.open(store, tenant=tenant, create=create, **kwargs)
+
+
+def _time(value: str | None, flag: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise QueryError(
+            f"{flag} takes an ISO date or time like 2026-01-31 or 2026-01-31T14:00, not {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Chat-log files or folders (searched recursively).")
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Skip detection: claude-code, claude-console, chatgpt, codex, generic, locomo.",
+        ),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="Project for conversations whose source names none."),
+    ] = None,
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="onnx (default) or sentence-transformers.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest chat logs: parse, split into exchanges, distil, embed, store and index."""
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        if format is not None:
+            from memdistill.sources import get_parser
+
+            get_parser(format)  # an unknown format fails before any work
+        with _memory(store, tenant, create=True, embedder=embedder) as memory:
+            if quiet or as_json or not sys.stderr.isatty():
+                report = memory.ingest(paths, format=format, project=project)
+            else:
+                report = _ingest_with_progress(memory, paths, format, project)
+        if as_json:
+            render.emit_json(render.report_json(report))
+        else:
+            render.print_report(report)
+        if report.files_failed and report.files_failed == report.files:
+            raise typer.Exit(1)
+
+
+def _ingest_with_progress(
+    memory: Any, paths: list[Path], fmt: str | None, project: str | None
+) -> Any:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[exchanges]} exchanges"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("ingesting", total=None, exchanges=0)
+
+        def update(progress: Any) -> None:
+            bar.update(
+                task,
+                total=progress.bytes_total,
+                completed=progress.bytes_done,
+                exchanges=progress.exchanges_done,
+                description=(progress.current or "done")[:40],
+            )
+
+        return memory.ingest(paths, format=fmt, project=project, on_progress=update)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in your own words.")],
+    k: Annotated[int, typer.Option("-k", help="How many hits.")] = 10,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            "-m",
+            help=(
+                "verbatim-bm25, verbatim-vector, distilled-bm25, distilled-vector, "
+                "distilled-hybrid, or layers joined by '+'; 'all' fuses all four."
+            ),
+        ),
+    ] = "verbatim-bm25+distilled-vector",
+    fusion: Annotated[
+        str, typer.Option("--fusion", help="rrf (default), combmnz or convex.")
+    ] = "rrf",
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="Convex weights, one per layer: 0.7,0.3.")
+    ] = None,
+    project: ProjectOpt = None,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Only this conversation id.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only exchanges from this time on (ISO).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only exchanges before this time (ISO).")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file", help="Only exchanges that touched this file (path or trailing part)."
+        ),
+    ] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Search memories; each hit drills down to the verbatim exchange (`show ID`)."""
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        weight_values = None
+        if weights:
+            try:
+                weight_values = [float(w) for w in weights.split(",")]
+            except ValueError:
+                raise QueryError(
+                    f"--weights takes numbers separated by commas, not {weights!r}"
+                ) from None
+        with _memory(store, tenant) as memory:
+            hits = memory.search(
+                query,
+                k=k,
+                mode=mode,
+                fusion=fusion,
+                weights=weight_values,
+                project=project,
+                conversation=conversation,
+                since=_time(since, "--since"),
+                until=_time(until, "--until"),
+                file=file,
+            )
+        if as_json:
+            render.emit_json([render.hit_json(h) for h in hits])
+        else:
+            render.print_hits(hits)
+
+
+@app.command()
+def show(
+    exchange_id: Annotated[int, typer.Argument(help="An exchange id from `search` or `room`.")],
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print one exchange verbatim, with its distilled memory (the drill-down)."""
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        with _memory(store, tenant) as memory:
+            hit = memory.get(exchange_id)
+            messages = memory.drill_down(exchange_id)
+        if as_json:
+            render.emit_json(
+                {**render.hit_json(hit), "messages": [render.message_json(m) for m in messages]}
+            )
+        else:
+            render.print_exchange(hit, messages)
+
+
+@app.command()
+def rooms(
+    project: ProjectOpt = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """List rooms (files, concepts, workflows) with how many exchanges each holds."""
+    from dataclasses import asdict
+
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        with _memory(store, tenant) as memory:
+            found = memory.rooms(project)
+        if as_json:
+            render.emit_json([asdict(r) for r in found])
+        else:
+            render.print_rooms(found)
+
+
+@app.command()
+def room(
+    key: Annotated[str, typer.Argument(help="A room key from `rooms`, e.g. file:src/app.py.")],
+    project: ProjectOpt = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """The exchanges of one room, oldest first."""
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        with _memory(store, tenant) as memory:
+            hits = memory.room(key, project)
+        if as_json:
+            render.emit_json([render.hit_json(h) for h in hits])
+        else:
+            render.print_hits(hits)
+
+
+@app.command()
+def stats(
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Counts, tokens and the compression ratio of the store."""
+    from dataclasses import asdict
+
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        with _memory(store, tenant) as memory:
+            found = memory.stats()
+            where = str(memory.store.folder)
+        if as_json:
+            render.emit_json({"store": where, **asdict(found)})
+        else:
+            render.print_stats(found, where)
+
+
+@app.command()
+def reindex(
+    embedder: Annotated[
+        str | None, typer.Option("--embedder", help="Re-embed everything with this embedder first.")
+    ] = None,
+    store: StoreOpt = None,
+    tenant: TenantOpt = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the BM25 and vector indexes from the SQLite store."""
+    from memdistill.cli import render
+
+    with _errors(as_json):
+        with _memory(store, tenant) as memory:
+            count = memory.reindex(embedder=embedder)
+            model = memory.store.get_meta("embedder")
+        if as_json:
+            render.emit_json({"indexed": count, "embedder": model})
+        else:
+            typer.echo(f"Reindexed {count} exchanges ({model}).")
+
+
+@app.command()
+def formats(as_json: JsonOpt = False) -> None:
+    """The chat-log formats `ingest` reads."""
+    from memdistill.sources import get_parser, parser_names
+
+    described = {name: get_parser(name).description for name in parser_names()}
+    if as_json:
+        from memdistill.cli.render import emit_json
+
+        emit_json(described)
+    else:
+        for name, description in described.items():
+            typer.echo(f"{name:<16} {description}")

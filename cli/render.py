@@ -1,0 +1,145 @@
+"""Turning library results into text for people or JSON for programs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from memdistill.exchanges import render_message
+from memdistill.ingest import IngestReport
+from memdistill.models import Hit, Message
+from memdistill.store.summary import RoomInfo, Stats
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=_default))
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "no time"
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "exchange_id": hit.exchange_id,
+        "score": hit.score,
+        "ranks": hit.ranks,
+        "exchange_core": hit.memory.exchange_core,
+        "specific_context": hit.memory.specific_context,
+        "room_assignments": [asdict(r) for r in hit.rooms],
+        "files_touched": [asdict(f) for f in hit.files],
+        "distiller": hit.memory.distiller,
+        "project": hit.project,
+        "conversation_id": hit.conversation_id,
+        "started_at": hit.started_at,
+        "source_message_ids": hit.source_message_ids,
+    }
+
+
+def print_hits(hits: list[Hit]) -> None:
+    if not hits:
+        typer.echo("No matches.")
+        return
+    for n, hit in enumerate(hits, start=1):
+        ranks = " ".join(f"{layer}#{rank}" for layer, rank in hit.ranks.items())
+        head = (
+            f"{n:>2}. [{hit.exchange_id}] {hit.score:.4f}  {hit.project}  {_when(hit.started_at)}"
+        )
+        typer.echo(f"{head}  ({ranks})" if ranks else head)
+        typer.echo(f"    {hit.memory.exchange_core}")
+        if hit.memory.specific_context:
+            typer.echo(f"    ↳ {hit.memory.specific_context}")
+        details = []
+        if hit.rooms:
+            details.append("rooms: " + ", ".join(r.key for r in hit.rooms))
+        if hit.files:
+            details.append("files: " + ", ".join(f"{f.path} ({f.action})" for f in hit.files[:5]))
+        if details:
+            typer.echo("    " + "   ".join(details))
+    typer.echo("\n`memdistill show ID` prints an exchange verbatim.")
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "source_id": message.source_id,
+        "role": message.role,
+        "kind": message.kind,
+        "text": message.text,
+        "timestamp": message.timestamp,
+        "tool": asdict(message.tool) if message.tool else None,
+        "line": message.line,
+    }
+
+
+def print_exchange(hit: Hit, messages: list[Message]) -> None:
+    typer.echo(
+        f"Exchange {hit.exchange_id} · {hit.project} · conversation "
+        f"{hit.conversation_id} · {_when(hit.started_at)}"
+    )
+    typer.echo(f"Core: {hit.memory.exchange_core}")
+    if hit.memory.specific_context:
+        typer.echo(f"Context: {hit.memory.specific_context}")
+    typer.echo("")
+    for message in messages:
+        stamp = f" [{message.source_id}]"
+        typer.echo(render_message(message) + stamp + "\n")
+
+
+def print_rooms(rooms: list[RoomInfo]) -> None:
+    if not rooms:
+        typer.echo("No rooms yet: ingest some chat logs first.")
+        return
+    for room in rooms:
+        span = f"{_when(room.first_at)} .. {_when(room.last_at)}"
+        typer.echo(f"{room.exchanges:>5}  {room.key}  ({room.label}; {room.project}; {span})")
+
+
+def print_stats(stats: Stats, store: str) -> None:
+    typer.echo(f"Store: {store}")
+    typer.echo(
+        f"Sources: {stats.sources}   Conversations: {stats.conversations}   "
+        f"Exchanges: {stats.exchanges}   Messages: {stats.messages}   Rooms: {stats.rooms}"
+    )
+    typer.echo(
+        f"Tokens: verbatim {stats.verbatim_tokens:,}  distilled {stats.distilled_tokens:,}"
+        f"  compression {stats.compression:.1f}x overall, per exchange mean "
+        f"{stats.compression_mean:.1f}x median {stats.compression_median:.1f}x"
+    )
+    typer.echo(
+        f"Embedder: {stats.embedder or 'none yet'}   Distillers: "
+        + (", ".join(f"{k} ({v})" for k, v in stats.distillers.items()) or "none yet")
+    )
+    for project, count in list(stats.projects.items())[:20]:
+        typer.echo(f"  {count:>6}  {project}")
+
+
+def print_report(report: IngestReport) -> None:
+    typer.echo(
+        f"Files: {report.files} ({report.files_unchanged} unchanged, {report.files_failed} "
+        f"failed)   Conversations: {report.conversations}   Exchanges: "
+        f"{report.exchanges_added} added, {report.exchanges_updated} updated, "
+        f"{report.exchanges_skipped} already stored   "
+        f"({report.timings.get('total', 0.0):.1f} s)"
+    )
+    if report.problems:
+        typer.echo(f"Problems ({len(report.problems)}):", err=True)
+        for problem in report.problems[:50]:
+            typer.echo(f"  {problem}", err=True)
+        if len(report.problems) > 50:
+            typer.echo(f"  ... and {len(report.problems) - 50} more (--json lists all)", err=True)
+
+
+def report_json(report: IngestReport) -> dict[str, Any]:
+    data = asdict(report)
+    data["problems"] = [str(p) for p in report.problems]
+    return data

@@ -1,0 +1,218 @@
+"""The Python API an agent uses: `Memory.open(path)`, then ingest, search, drill down.
+
+    with Memory.open("~/.memdistill") as memory:
+        memory.ingest(["~/.claude/projects"])
+        for hit in memory.search("why did the docker build fail", k=5):
+            print(hit.memory.exchange_core, memory.drill_down(hit))
+
+A Memory is safe to search from several threads. Models and indexes load on first use,
+so opening a store to read its stats costs no model load.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from memdistill.config import DEFAULT_TENANT, resolve_store_path
+from memdistill.distill import get_distiller
+from memdistill.distill.base import Distiller
+from memdistill.embed import DEFAULT_EMBEDDER, get_embedder
+from memdistill.embed.base import Embedder
+from memdistill.errors import EmbedderMismatchError, NotFoundError
+from memdistill.exchanges import render_verbatim
+from memdistill.index.layers import Indexes
+from memdistill.ingest import Ingestor, IngestReport, ProgressCallback
+from memdistill.models import Hit, Message
+from memdistill.retrieve.modes import DEFAULT_MODE
+from memdistill.retrieve.retriever import Retriever
+from memdistill.store import read, summary
+from memdistill.store.read import Filters
+from memdistill.store.store import Store
+from memdistill.store.summary import RoomInfo, Stats
+
+
+class Memory:
+    def __init__(self, store: Store, *, tenant: str, embedder: str | None, distiller: str) -> None:
+        self.store = store
+        self.tenant = tenant
+        recorded = store.get_meta("embedder_backend")
+        self.embedder_name = embedder or recorded or DEFAULT_EMBEDDER
+        self.distiller_name = distiller
+        self._lock = threading.Lock()
+        self._embedder: Embedder | None = None
+        self._distiller: Distiller | None = None
+        self._indexes: Indexes | None = None
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        embedder: str | None = None,
+        distiller: str = "offline",
+        create: bool = True,
+    ) -> Memory:
+        """Open (or create) the store at `path`, else `MEMDISTILL_HOME`, else the user folder."""
+        return cls(
+            Store(resolve_store_path(path), create=create),
+            tenant=tenant,
+            embedder=embedder,
+            distiller=distiller,
+        )
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # lazy parts ---------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            embedder = get_embedder(self.embedder_name)
+            recorded = self.store.get_meta("embedder")
+            if recorded is not None and recorded != embedder.model_id:
+                raise EmbedderMismatchError(
+                    f"this store's vectors were made by {recorded!r}, not "
+                    f"{embedder.model_id!r} ({self.embedder_name}); open it with the same "
+                    f"embedder, or run `memdistill reindex --embedder {self.embedder_name}` "
+                    "to re-embed everything"
+                )
+            self._embedder = embedder
+        return self._embedder
+
+    @property
+    def distiller(self) -> Distiller:
+        if self._distiller is None:
+            self._distiller = get_distiller(self.distiller_name)
+        return self._distiller
+
+    @property
+    def indexes(self) -> Indexes:
+        """Loaded once, then kept in step with the store (other processes may write to it)."""
+        with self._lock:
+            if self._indexes is None:
+                embedder = self.embedder
+                self._indexes = Indexes.open(
+                    self.store.index_folder / self.tenant, embedder.model_id, embedder.dim
+                )
+            indexes = self._indexes
+        if indexes.catch_up(self.store, self.tenant):
+            indexes.save()
+        return indexes
+
+    # the API -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: str | Path | Iterable[str | Path],
+        *,
+        format: str | None = None,
+        project: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        """Ingest chat-log files and folders; re-ingesting adds only what is new."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        ingestor = Ingestor(
+            self.store,
+            self.tenant,
+            self.indexes,
+            self.embedder,
+            self.embedder_name,
+            self.distiller,
+        )
+        return ingestor.run(paths, fmt=format, project=project, on_progress=on_progress)
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: str = DEFAULT_MODE,
+        fusion: str = "rrf",
+        weights: Sequence[float] | None = None,
+        project: str | None = None,
+        conversation: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        file: str | None = None,
+    ) -> list[Hit]:
+        """Ranked hits; each is an exchange with its memory, rooms, files and source ids."""
+        retriever = Retriever(self.store, self.tenant, self.indexes, self.embedder)
+        filters = Filters(project, conversation, since, until, file)
+        return retriever.search(
+            query, k=k, mode=mode, fusion=fusion, weights=weights, filters=filters
+        )
+
+    def drill_down(self, hit: Hit | int) -> list[Message]:
+        """The verbatim messages behind a hit (or an exchange id)."""
+        exchange_id = hit.exchange_id if isinstance(hit, Hit) else int(hit)
+        messages = read.messages_of(self.store.db, [exchange_id]).get(exchange_id)
+        if not messages or not self._owns(exchange_id):
+            raise NotFoundError(
+                f"no exchange {exchange_id} in this store; search again for current ids"
+            )
+        return messages
+
+    def verbatim(self, hit: Hit | int) -> str:
+        """The drill-down as one text, the way the verbatim layer indexed it."""
+        return render_verbatim(self.drill_down(hit))
+
+    def get(self, exchange_id: int) -> Hit:
+        hit = read.memories(self.store.db, [exchange_id]).get(exchange_id)
+        if hit is None or not self._owns(exchange_id):
+            raise NotFoundError(f"no exchange {exchange_id} in this store")
+        return hit
+
+    def rooms(self, project: str | None = None) -> list[RoomInfo]:
+        return summary.rooms(self.store.db, self.tenant, project)
+
+    def room(self, key: str, project: str | None = None) -> list[Hit]:
+        """The exchanges of a room, oldest first."""
+        ids = summary.room_exchanges(self.store.db, self.tenant, key, project)
+        if not ids:
+            raise NotFoundError(f"no room {key!r}; `memdistill rooms` lists the rooms")
+        hits = read.memories(self.store.db, ids)
+        return [hits[i] for i in ids if i in hits]
+
+    def stats(self) -> Stats:
+        return summary.stats(self.store.db, self.tenant, self.store.get_meta("embedder"))
+
+    def reindex(self, *, embedder: str | None = None) -> int:
+        """Rebuild every derived index from SQLite; with a new embedder, re-embed first."""
+        from memdistill.reindex import reembed
+
+        with self._lock:
+            if embedder is not None:
+                self.embedder_name = embedder
+                self._embedder = get_embedder(embedder)
+                if self.store.get_meta("embedder") != self._embedder.model_id:
+                    reembed(self.store, self._embedder, embedder)
+            self._indexes = None
+            shutil.rmtree(self.store.index_folder, ignore_errors=True)
+        indexes = self.indexes  # rebuilt from generation 0
+        indexes.save()
+        return len(indexes)
+
+    def _owns(self, exchange_id: int) -> bool:
+        row = self.store.db.execute(
+            "SELECT tenant FROM exchanges WHERE id = ?", [exchange_id]
+        ).fetchone()
+        return bool(row) and row[0] == self.tenant

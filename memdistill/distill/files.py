@@ -1,0 +1,500 @@
+"""The files an exchange touched, found by regular expression (never by an LLM).
+
+Two sources, merged per path keeping the strongest action (created > edited > read >
+referenced):
+- tool calls: the tool says what it did (Write creates, Read reads, apply_patch adds and
+  updates, a shell command's `>` creates, `cat` reads, `sed -i` edits);
+- every message's text: any path mentioned is "referenced".
+
+Rules for the ambiguous cases (tests/test_files.py shows each):
+- a slash path made only of plain words ("and/or", "src/app", "venv/bin/activate") counts
+  only with a leading / ./ ../ ~ or drive, or when its last part is a known file name or
+  extension ("src/app/main.py"); prose alternatives and MIME types stay out;
+- an absolute path of one part ("/help", "/tmp") counts only when that part is a file name
+  ("/setup.py"): slash commands are not paths;
+- a bare name counts when its extension is a known one (hello_world.py, CLAUDE.md) or it is
+  a well-known name (Dockerfile, .gitignore); "node.js" and other product names, method
+  calls ("response.json()"), dotted attributes, versions and domains do not;
+- URLs are skipped whole (scheme or www.), e-mails and user@host too; a Windows path with
+  spaces counts only when quoted; a relative path with backslashes and no drive does not;
+- a deleted file (apply_patch "Delete File", `rm`) is "edited": the agent changed it;
+- a referenced bare or relative path that ends another collected path at a "/" boundary
+  ("main.py" beside "/proj/main.py") is dropped as the same file.
+At most MAX_FILES paths are returned: every non-referenced one first, the rest filled
+with referenced ones by first appearance, all in first-appearance order.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from memdistill.models import Exchange, FileAction, FileTouch
+
+MAX_FILES = 50
+# Bounds the work on a tool result that lists thousands of files.
+_MAX_COLLECTED = 1000
+_MAX_SHELL_CHARS = 20_000
+_MAX_PATH = 4096  # PATH_MAX on Linux: anything longer is not a path
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STRENGTH: dict[FileAction, int] = {"referenced": 0, "read": 1, "edited": 2, "created": 3}
+
+_EXTENSIONS = _words(
+    """py pyi pyx ipynb js jsx mjs cjs ts tsx mts cts json jsonl json5 yaml yml toml ini cfg
+    conf md mdx rst txt csv tsv html htm css scss sass less xml svg png jpg jpeg gif webp ico
+    bmp pdf sh bash zsh fish ps1 bat cmd c h cc cpp cxx hpp hh rs go java kt kts swift rb php
+    pl pm lua sql db sqlite sqlite3 lock log env gradle tf tfvars proto graphql gql vue svelte
+    astro dart ex exs erl hs ml clj cs fs vb zig nim jl tex bib epub zip gz tgz tar bz2 xz
+    whl jar war wasm so dylib dll exe patch diff pem crt plist sln csproj mk cmake dockerfile
+    tiktoken onnx pt pth pkl parquet npy npz h5 mp3 mp4 wav mov docx xlsx pptx odt ics
+    properties xsd xsl j2 jinja jinja2 tmpl tpl hbs ejs pug el vim nix gemspec podspec
+    """
+)
+_KNOWN_NAMES = _words(
+    """Dockerfile Containerfile Makefile GNUmakefile Justfile Procfile Gemfile Rakefile
+    Vagrantfile Jenkinsfile Brewfile Pipfile Podfile Caddyfile README LICENSE LICENCE COPYING
+    NOTICE AUTHORS CHANGELOG CONTRIBUTING CODEOWNERS .gitignore .gitattributes .gitmodules
+    .env .envrc .bashrc .bash_profile .bash_history .zshrc .zprofile .profile .vimrc .npmrc
+    .nvmrc .yarnrc .editorconfig .dockerignore .prettierrc .eslintrc .pylintrc .flake8
+    .python-version .tool-versions .coveragerc .babelrc .netrc .inputrc .tmux.conf
+    """
+)
+# Names that look like files but are products or attribute access in prose.
+_NOT_FILES = _words(
+    """node.js vue.js next.js nuxt.js react.js express.js three.js d3.js chart.js angular.js
+    ember.js backbone.js alpine.js solid.js svelte.js p5.js deno.js bun.js nest.js
+    request.json response.json res.json resp.json req.json r.json"""
+)
+_OBJECTS = ("self.", "cls.", "this.")
+_DOMAIN_TLDS = _words("com org net io dev ai co edu gov app me info biz xyz uk de")
+_DEVICE_PREFIXES = ("/dev/", "/proc/")
+
+# A run of characters a path may hold, plus the ones that disqualify it ($*?{}%!#:@^\),
+# so "src/*.py" or "$HOME/x" are seen whole and rejected rather than cut into pieces.
+_RUN = r"[\w.~/\\:@%+#$^*?!{}-]"
+_CANDIDATE = re.compile(rf"(?<!{_RUN})(?={_RUN}*?(?:[/\\]|\.\w)){_RUN}++")
+_BARE_NAMES = tuple(sorted(n for n in _KNOWN_NAMES if "." not in n))
+_BARE_NAME = re.compile(rf"(?<!{_RUN})(?:{'|'.join(_BARE_NAMES)})(?![\w.-])")
+# Blanked before the candidate pass (offsets stay put): URLs, skipped whole, and quoted
+# paths with spaces, found there.
+_URL = re.compile(r"""\b[A-Za-z][A-Za-z0-9+.-]*://[^\s"'`<>]*+|\bwww\.[^\s"'`<>]*+""")
+_QUOTED = re.compile(r"""(["'`])((?:[A-Za-z]:[\\/]|~/|/)[^"'`\n]*+)\1""")
+_LINE_SUFFIX = re.compile(r"(?::\d+){1,2}$|#L\d+(?:-L?\d+)?$")
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_POSIX_CHARS = re.compile(r"[\w.\-+@~/]+")
+_WINDOWS_CHARS = re.compile(r"[\w.\-+@~/\\ ()]+")
+_QUOTED_POSIX = re.compile(r"[\w.\-+@~/ ()]+")
+_HOME = re.compile(r"^~[\w.-]*/")
+_HAS_ALNUM = re.compile(r"[^\W_]")
+_EMAILISH = re.compile(r"(?<!/)@")
+_NUMERIC = re.compile(r"[\d./]+")
+_DIFF_HEADER = ("+++ ", "--- ")
+_SPACE_GOES_ON = re.compile(r" [^\s\\/\"'`]+[\\/]")
+_BACKSLASHES = re.compile(r"\\{2,}")
+_TRAIL = ".,;:!?*"
+_PATCH_LINE = re.compile(r"^\*\*\* (Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
+_PATCH_ACTION: dict[str, FileAction] = {
+    "Add File": "created",
+    "Update File": "edited",
+    "Delete File": "edited",
+    "Move to": "created",
+}
+
+
+def is_file_name(name: str) -> bool:
+    """A bare name that is surely a file: a known extension or a well-known name."""
+    if name in _KNOWN_NAMES or name.startswith(".env."):
+        return True
+    base, dot, ext = name.rpartition(".")
+    return bool(dot) and ext.lower() in _EXTENSIONS and bool(base.strip("."))
+
+
+def normalize_path(raw: str) -> str | None:
+    """The path `raw` names once decorations are stripped, or None when it names none."""
+    if len(raw) > _MAX_PATH:
+        return None
+    token = raw
+    if token.startswith("*"):
+        if not token.rstrip(".,;:!?").endswith("*"):
+            return None  # a glob: *.py, *_spec.py
+        token = token.strip("*")  # markdown emphasis: **app.py**
+    token = token.rstrip(_TRAIL)
+    if "\\\\" in token:
+        token = _BACKSLASHES.sub(r"\\", token)
+    if ":" in token or "#" in token:
+        token = _LINE_SUFFIX.sub("", token).rstrip(_TRAIL)
+    if not _HAS_ALNUM.search(token):
+        return None
+    if _DRIVE.match(token):
+        return token.rstrip("\\/") if _WINDOWS_CHARS.fullmatch(token, 2) else None
+    if not _POSIX_CHARS.fullmatch(token) or _EMAILISH.search(token):
+        return None
+    if len(token) > 1:
+        token = token.rstrip("/")
+    last = token.rpartition("/")[2]
+    if token.startswith(("./", "../")) or _HOME.match(token):
+        return token
+    if token.startswith("/"):
+        if token.startswith(_DEVICE_PREFIXES) or "//" in token:
+            return None
+        if _NUMERIC.fullmatch(token):
+            return None  # /2024/01/02
+        return token if "/" in token[1:] or is_file_name(last) else None
+    if "/" in token:
+        first = token.partition("/")[0]
+        if first.rpartition(".")[2].lower() in _DOMAIN_TLDS:
+            return None  # a URL without its scheme: github.com/a/b.py
+        return token if is_file_name(last) else None
+    if token.lower() in _NOT_FILES or token.count(".") >= 3 or token.startswith(_OBJECTS):
+        return None  # node.js; django.db.backends.sqlite3; self.db
+    return token if is_file_name(token) else None
+
+
+def paths_in_text(text: str) -> Iterator[str]:
+    """Paths mentioned in free text, in order of appearance (repeats included)."""
+    found: list[tuple[int, str]] = []
+
+    def blank_quoted(match: re.Match[str]) -> str:
+        quoted = match.group(2)
+        path = _quoted_path(quoted) if " " in quoted else None
+        if path is None:
+            return match.group()  # the candidate pass sees it, or its parts
+        found.append((match.start(), path))
+        return " " * len(match.group())
+
+    scanned = text
+    if "://" in text or "www." in text:
+        scanned = _URL.sub(lambda m: " " * len(m.group()), scanned)
+    if "/" in text or "\\" in text:
+        scanned = _QUOTED.sub(blank_quoted, scanned)
+    if any(name in text for name in _BARE_NAMES):
+        found.extend((m.start(), m.group()) for m in _BARE_NAME.finditer(scanned))
+    for match in _CANDIDATE.finditer(scanned):
+        raw = match.group()
+        if match.end() < len(scanned) and scanned[match.end()] == "(" and "/" not in raw:
+            continue  # a call: response.json(), os.path.join()
+        if raw[:2] in ("a/", "b/") and _after_diff_marker(scanned, match.start()):
+            raw = raw[2:]
+        path = normalize_path(raw)
+        if path and _DRIVE.match(path) and _SPACE_GOES_ON.match(scanned, match.end()):
+            continue  # C:\Program Files\x unquoted: only a fragment was matched
+        if path:
+            found.append((match.start(), path))
+    found.sort(key=lambda item: item[0])
+    for _, path in found:
+        yield path
+
+
+def extract_files(exchange: Exchange) -> list[FileTouch]:
+    """The files an exchange touched, strongest action per path, in order of appearance."""
+    touches = _Touches()
+    for message in exchange.messages:
+        texts = [message.text]
+        if message.tool is not None:
+            touches.add_all(tool_touches(message.tool.name, message.tool.input))
+            # The raw input first: a JSON rendering escapes newlines into the paths' way.
+            raw = [s for s in _strings(message.tool.input) if s not in message.text]
+            texts = [*raw, message.text]
+        for text in texts:
+            touches.add_all((path, "referenced") for path in paths_in_text(text))
+    return touches.result()
+
+
+# --- tool calls ------------------------------------------------------------------------
+
+_CLAUDE_TOOLS: dict[str, FileAction] = {
+    "read": "read",
+    "notebookread": "read",
+    "write": "created",
+    "edit": "edited",
+    "multiedit": "edited",
+    "notebookedit": "edited",
+    "update": "edited",
+    "glob": "referenced",
+    "grep": "referenced",
+    "ls": "referenced",
+}
+_SHELL_TOOLS = frozenset(
+    {"bash", "shell", "shell_command", "exec_command", "local_shell", "run_terminal_cmd"}
+)
+_PATH_KEYS = ("path", "file_path", "filepath", "filename", "file", "target_file", "notebook_path")
+_PATH_LIST_KEYS = ("paths", "files")
+# A generic tool's action, from the first of these words in its name (or its "command").
+_TOOL_WORDS: dict[str, FileAction] = {
+    **dict.fromkeys(("read", "view", "open", "cat", "show"), "read"),
+    **dict.fromkeys(("write", "create", "new", "save"), "created"),
+    **dict.fromkeys(
+        ("edit", "replace", "patch", "update", "insert", "modify", "diff", "delete"),
+        "edited",
+    ),
+}
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+def tool_touches(name: str, tool_input: Mapping[str, Any]) -> Iterator[tuple[str, FileAction]]:
+    """What one tool call did to which files (its free text is scanned separately)."""
+    key = name.lower()
+    for text in _strings(tool_input):
+        if "*** " in text:
+            for m in _PATCH_LINE.finditer(text):
+                yield m.group(2), _PATCH_ACTION[m.group(1)]
+    if key in _SHELL_TOOLS:
+        command = _shell_command(tool_input)
+        if command:
+            yield from shell_touches(command)
+        return
+    action = _CLAUDE_TOOLS.get(key) or _generic_action(name, tool_input)
+    for path_key in (*_PATH_KEYS, *_PATH_LIST_KEYS):
+        for value in _as_strings(tool_input.get(path_key)):
+            path = _tool_path(value)
+            if path:
+                yield path, action
+
+
+def _tool_path(value: str) -> str | None:
+    """A tool's path argument as given, unless it is empty, ".", a glob or not one line."""
+    path = value.strip().strip("\"'`")
+    if path in ("", ".", "./", "/") or len(path) > _MAX_PATH or any(c in path for c in "*?\n"):
+        return None
+    return path.rstrip("/\\") or path
+
+
+def _generic_action(name: str, tool_input: Mapping[str, Any]) -> FileAction:
+    command = tool_input.get("command")
+    # str_replace_based_edit_tool says what it does in "command": view, create, insert.
+    words = name if not isinstance(command, str) or " " in command else f"{command} {name}"
+    for word in _NAME_WORDS.findall(words):
+        action = _TOOL_WORDS.get(word.lower())
+        if action:
+            return action
+    return "referenced"
+
+
+def _shell_command(tool_input: Mapping[str, Any]) -> str:
+    command: Any = tool_input.get("command") or tool_input.get("cmd")
+    action = tool_input.get("action")
+    if command is None and isinstance(action, Mapping):
+        command = action.get("command")  # Codex local_shell
+    if isinstance(command, list) and all(isinstance(part, str) for part in command):
+        if len(command) >= 3 and command[-2] in ("-c", "-lc"):
+            return str(command[-1])  # ["bash", "-lc", "script"]
+        return shlex.join(command)
+    return command if isinstance(command, str) else ""
+
+
+# --- shell commands: a small table of verbs whose arguments are files --------------------
+
+_VERB_ACTIONS: dict[str, FileAction] = {
+    **dict.fromkeys(("cat", "head", "tail", "less", "more", "bat", "nl"), "read"),
+    **dict.fromkeys(("touch", "mkdir", "tee"), "created"),
+    **dict.fromkeys(("rm", "unlink"), "edited"),
+}
+# cp and mv: the last argument is created; the others are read (cp) or removed (mv).
+_COPY_VERBS: dict[str, FileAction] = {"cp": "read", "mv": "edited"}
+_PREFIX_WORDS = frozenset({"sudo", "env", "command", "time", "nohup", "exec", "then", "do"})
+_REDIRECTS: dict[str, FileAction] = {
+    ">": "created",
+    ">|": "created",
+    "&>": "created",
+    ">>": "edited",
+    "&>>": "edited",
+    "<": "read",
+}
+_SEPARATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;", "|&"})
+_SHELL_ARG = re.compile(r"[\w.~/+@-]+")
+_SED_SCRIPT_OPTIONS = frozenset({"-e", "-f", "--expression", "--file"})
+
+
+def shell_touches(command: str) -> Iterator[tuple[str, FileAction]]:
+    """Files a shell command writes, reads or removes, by a small table of verbs."""
+    heredoc_end: str | None = None
+    pending = ""
+    for line in command[:_MAX_SHELL_CHARS].splitlines():
+        if heredoc_end is not None:
+            if line.strip() == heredoc_end:
+                heredoc_end = None
+            continue  # a here-document's body is data, not commands
+        statement = pending + line
+        if statement.endswith("\\"):
+            pending = statement[:-1] + " "
+            continue
+        try:
+            tokens = _shell_tokens(statement)
+        except ValueError:  # a quote still open: the statement goes on over the next line
+            pending = statement + "\n"
+            continue
+        pending = ""
+        for words in _simple_commands(tokens):
+            heredoc_end = _heredoc_marker(words) or heredoc_end
+            yield from _command_touches(words)
+
+
+def _shell_tokens(statement: str) -> list[str]:
+    lexer = shlex.shlex(statement, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    return list(lexer)
+
+
+def _simple_commands(tokens: list[str]) -> Iterator[list[str]]:
+    words: list[str] = []
+    for token in tokens:
+        if token in _SEPARATORS:
+            if words:
+                yield words
+            words = []
+        else:
+            words.append(token)
+    if words:
+        yield words
+
+
+def _heredoc_marker(words: list[str]) -> str | None:
+    for i, word in enumerate(words[:-1]):
+        if word == "<<":
+            return words[i + 1].lstrip("-")
+    return None
+
+
+def _command_touches(words: list[str]) -> Iterator[tuple[str, FileAction]]:
+    args: list[str] = []
+    options: list[str] = []
+    skip_next = False
+    for i, word in enumerate(words):
+        if skip_next:
+            skip_next = False
+        elif not word:
+            continue  # sed -i '' (macOS): the empty backup suffix
+        elif word in _REDIRECTS and i + 1 < len(words):
+            yield from _shell_paths([words[i + 1]], _REDIRECTS[word])
+            skip_next = True
+        elif word.startswith("<<") or word == ">&":
+            skip_next = True  # a here-document marker, a here-string, a descriptor
+        elif word.startswith("-"):
+            options.append(word)
+            # sed -e SCRIPT, -f SCRIPT_FILE: the option's value is no file it changes
+            skip_next = word in _SED_SCRIPT_OPTIONS and bool(args) and _verb(args[0]) == "sed"
+        elif not args and ("=" in word or word in _PREFIX_WORDS):
+            continue  # VAR=value, sudo, env: the verb comes later
+        else:
+            args.append(word)
+    if not args:
+        return
+    verb, args = _verb(args[0]), args[1:]
+    if verb in _VERB_ACTIONS:
+        yield from _shell_paths(args, _VERB_ACTIONS[verb])
+    elif verb in _COPY_VERBS and len(args) >= 2:
+        sources, target = args[:-1], args[-1]
+        yield from _shell_paths(sources, _COPY_VERBS[verb])
+        if target.endswith("/"):  # into a folder: name the files it receives
+            targets = [target + source.rstrip("/").rpartition("/")[2] for source in sources]
+        else:
+            targets = [target]
+        yield from _shell_paths(targets, "created")
+    elif verb == "sed":
+        in_place = any(o.startswith("-i") or o == "--in-place" for o in options)
+        scripted = any(o in _SED_SCRIPT_OPTIONS for o in options)
+        # Without -e the first argument is the script (with it, the loop skipped it).
+        yield from _shell_paths(args if scripted else args[1:], "edited" if in_place else "read")
+
+
+def _verb(word: str) -> str:
+    return word.rpartition("/")[2]  # /usr/bin/sed -> sed
+
+
+def _shell_paths(args: Iterable[str], action: FileAction) -> Iterator[tuple[str, FileAction]]:
+    for arg in args:
+        plain = _SHELL_ARG.fullmatch(arg) or _DRIVE.match(arg)
+        if plain and not _NUMERIC.fullmatch(arg) and not arg.startswith(_DEVICE_PREFIXES):
+            yield (arg.rstrip("/") or arg), action
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside a tool input, depth first."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def _as_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _quoted_path(quoted: str) -> str | None:
+    """A quoted path with spaces: any Windows one, a POSIX one ending in a file name."""
+    path = quoted.strip().rstrip(_TRAIL)
+    if _DRIVE.match(path):
+        return path if "\n" not in path else None
+    if _QUOTED_POSIX.fullmatch(path) and is_file_name(path.rpartition("/")[2]):
+        return path
+    return None
+
+
+def _after_diff_marker(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[line_start:start].lstrip(" \t⎿")  # console output is indented
+    return prefix in _DIFF_HEADER or prefix.startswith("diff --git ")
+
+
+class _Touches:
+    """Paths in first-appearance order with their strongest action so far."""
+
+    def __init__(self) -> None:
+        self._actions: dict[str, FileAction] = {}
+
+    def add_all(self, touches: Iterable[tuple[str, FileAction]]) -> None:
+        actions = self._actions
+        for path, action in touches:
+            old = actions.get(path)
+            if old is None:
+                if len(actions) < _MAX_COLLECTED or action != "referenced":
+                    actions[path] = action
+            elif _STRENGTH[action] > _STRENGTH[old]:
+                actions[path] = action
+
+    def result(self) -> list[FileTouch]:
+        actions = self._actions
+        # The last few tails of every path at a separator: "main.py" ends "src/main.py".
+        tails = {tail for path in actions for tail in _tails(_unprefixed(path))}
+        kept = [
+            path
+            for path, action in actions.items()
+            if action != "referenced" or path.startswith("/") or _unprefixed(path) not in tails
+        ]
+        strong = [p for p in kept if actions[p] != "referenced"][:MAX_FILES]
+        weak = [p for p in kept if actions[p] == "referenced"][: MAX_FILES - len(strong)]
+        chosen = set(strong) | set(weak)
+        return [FileTouch(p, actions[p]) for p in kept if p in chosen]
+
+
+def _tails(path: str, limit: int = 8) -> Iterator[str]:
+    end = len(path)
+    for _ in range(limit):
+        cut = max(path.rfind("/", 0, end), path.rfind("\\", 0, end))
+        if cut < 0:
+            return
+        if cut + 1 < len(path):
+            yield path[cut + 1 :]
+        end = cut
+
+
+def _unprefixed(path: str) -> str:
+    return path.removeprefix("./")

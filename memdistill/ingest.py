@@ -1,0 +1,298 @@
+"""Ingest: files -> parsed conversations -> exchanges -> distilled, embedded, stored, indexed.
+
+Incremental by construction: an unchanged file (same sha256) is skipped whole; otherwise
+every exchange is compared with the stored one by content hash, so a re-ingest adds
+nothing and a grown session adds its new exchanges and completes the one that was cut off.
+A file counts as done only once all its exchanges are committed, so an ingest killed
+midway redoes at most the unfinished files, skipping what was already stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memdistill.distill.base import Distiller
+from memdistill.embed.base import Embedder
+from memdistill.errors import FormatError, MemdistillError
+from memdistill.exchanges import content_hash, render_verbatim, split_exchanges
+from memdistill.index.layers import Indexes
+from memdistill.models import Exchange, Problem
+from memdistill.sources import detect_parser, get_parser
+from memdistill.store.read import existing_exchanges, source_hash
+from memdistill.store.store import Store
+from memdistill.store.write import (
+    ExchangeRecord,
+    ensure_conversation,
+    ensure_source,
+    mark_source_done,
+    write_loose_messages,
+    write_records,
+)
+from memdistill.tokens import count_tokens_many
+
+# File endings a folder walk considers; a file named on the command line is always tried.
+WALK_SUFFIXES = frozenset({".jsonl", ".json", ".md", ".txt", ".log"})
+BATCH_SIZE = 128
+SAVE_EVERY_SECONDS = 60.0
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    files_unchanged: int = 0
+    files_failed: int = 0
+    conversations: int = 0
+    exchanges_added: int = 0
+    exchanges_updated: int = 0
+    exchanges_skipped: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+    def time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+
+@dataclass(slots=True)
+class Progress:
+    bytes_done: int
+    bytes_total: int
+    exchanges_done: int
+    current: str
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(slots=True)
+class _Work:
+    conversation_row: int
+    exchange: Exchange
+    content_hash: str
+    existing_id: int | None
+
+
+@dataclass(slots=True)
+class _OpenFile:
+    source_row: int
+    fmt: str
+    size: int
+    sha256: str
+    last_item: int  # the file is done once this many work items are committed
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: Store,
+        tenant: str,
+        indexes: Indexes,
+        embedder: Embedder,
+        embedder_name: str,
+        distiller: Distiller,
+        *,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.embedder_name = embedder_name
+        self.store = store
+        self.tenant = tenant
+        self.indexes = indexes
+        self.embedder = embedder
+        self.distiller = distiller
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        fmt: str | None = None,
+        project: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        files = list(expand_paths(paths, report))
+        total = sum(size for _, size in files)
+        done_bytes = 0
+        self._pending: list[_Work] = []
+        self._open_files: list[_OpenFile] = []
+        self._enqueued = self._committed = 0
+        self._last_save = time.perf_counter()
+        self._dirty = False
+        for path, size in files:
+            report.files += 1
+            self._ingest_file(path, fmt, project, report)
+            done_bytes += size
+            if on_progress:
+                on_progress(Progress(done_bytes, total, self._committed, path.name))
+        self._flush(report)
+        if on_progress:
+            on_progress(Progress(total, total, self._committed, ""))
+        if self._dirty:
+            self._save(report)
+        report.time("total", time.perf_counter() - started)
+        return report
+
+    def _ingest_file(
+        self, path: Path, fmt: str | None, project: str | None, report: IngestReport
+    ) -> None:
+        key = str(path.resolve())
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            report.files_failed += 1
+            report.problems.append(Problem(str(path), None, f"cannot read the file: {exc}"))
+            return
+        sha256 = hashlib.sha256(data).hexdigest()
+        if source_hash(self.store.db, self.tenant, key) == sha256:
+            report.files_unchanged += 1
+            return
+        t0 = time.perf_counter()
+        try:
+            parser = get_parser(fmt) if fmt else detect_parser(path)
+            conversations = list(parser.parse(path, report.problems.append))
+        except (FormatError, UnicodeDecodeError) as exc:
+            report.files_failed += 1
+            report.problems.append(Problem(str(path), getattr(exc, "line", None), _reason(exc)))
+            return
+        report.time("parse", time.perf_counter() - t0)
+        source_row = ensure_source(self.store, self.tenant, key, parser.name)
+        for conversation in conversations:
+            conversation.project = conversation.project or project or parser.name
+            report.conversations += 1
+            row = ensure_conversation(
+                self.store, self.tenant, conversation, parser.name, conversation.project, source_row
+            )
+            exchanges = split_exchanges(conversation)
+            if not exchanges:
+                if conversation.messages:
+                    write_loose_messages(
+                        self.store, self.tenant, conversation.project, row, conversation.messages
+                    )
+                continue
+            stored = existing_exchanges(self.store.db, row)
+            for exchange in exchanges:
+                digest = content_hash(exchange.messages)
+                previous = stored.get(exchange.source_id)
+                if previous and previous[1] == digest:
+                    report.exchanges_skipped += 1
+                    continue
+                self._pending.append(
+                    _Work(row, exchange, digest, previous[0] if previous else None)
+                )
+                self._enqueued += 1
+                if len(self._pending) >= self.batch_size:
+                    self._flush(report)
+        self._open_files.append(
+            _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued)
+        )
+        self._close_finished_files()
+
+    def _flush(self, report: IngestReport) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            self._write(batch, report)
+            self._committed += len(batch)
+            self._dirty = True
+            if time.perf_counter() - self._last_save > SAVE_EVERY_SECONDS:
+                self._save(report)
+        self._close_finished_files()
+
+    def _write(self, batch: list[_Work], report: IngestReport) -> None:
+        exchanges = [w.exchange for w in batch]
+        t0 = time.perf_counter()
+        memories = self.distiller.distill_many(exchanges)
+        t1 = time.perf_counter()
+        verbatim = [render_verbatim(e.messages) for e in exchanges]
+        distilled = [m.text for m in memories]
+        verbatim_tokens = count_tokens_many(verbatim)
+        distilled_tokens = count_tokens_many(distilled)
+        t2 = time.perf_counter()
+        self.store.check_embedder(self.embedder.model_id, self.embedder.dim, self.embedder_name)
+        verbatim_vectors = self.embedder.embed(verbatim)
+        distilled_vectors = self.embedder.embed(distilled)
+        t3 = time.perf_counter()
+        records = [
+            ExchangeRecord(
+                conversation_row=work.conversation_row,
+                exchange=work.exchange,
+                content_hash=work.content_hash,
+                distilled=memory,
+                verbatim_tokens=vt,
+                distilled_tokens=dt,
+                verbatim_vector=vv,
+                distilled_vector=dv,
+                existing_id=work.existing_id,
+            )
+            for work, memory, vt, dt, vv, dv in zip(
+                batch,
+                memories,
+                verbatim_tokens,
+                distilled_tokens,
+                verbatim_vectors,
+                distilled_vectors,
+                strict=True,
+            )
+        ]
+        write_records(self.store, self.tenant, records)
+        t4 = time.perf_counter()
+        self.indexes.catch_up(self.store, self.tenant)
+        t5 = time.perf_counter()
+        report.exchanges_added += sum(1 for w in batch if w.existing_id is None)
+        report.exchanges_updated += sum(1 for w in batch if w.existing_id is not None)
+        for stage, seconds in (
+            ("distill", t1 - t0),
+            ("tokens", t2 - t1),
+            ("embed", t3 - t2),
+            ("write", t4 - t3),
+            ("index", t5 - t4),
+        ):
+            report.time(stage, seconds)
+
+    def _close_finished_files(self) -> None:
+        still_open = []
+        for file in self._open_files:
+            if file.last_item <= self._committed:
+                mark_source_done(self.store, file.source_row, file.fmt, file.size, file.sha256)
+            else:
+                still_open.append(file)
+        self._open_files = still_open
+
+    def _save(self, report: IngestReport) -> None:
+        t0 = time.perf_counter()
+        self.indexes.save()
+        self._last_save = time.perf_counter()
+        self._dirty = False
+        report.time("save", self._last_save - t0)
+
+
+def expand_paths(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[Path, int]]:
+    """Files named directly, and the chat-log-looking files below folders, in sorted order."""
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if (
+                    child.is_file()
+                    and child.suffix.lower() in WALK_SUFFIXES
+                    and not any(part.startswith(".") for part in child.relative_to(path).parts)
+                ):
+                    yield child, child.stat().st_size
+        elif path.is_file():
+            yield path, path.stat().st_size
+        else:
+            report.files_failed += 1
+            report.problems.append(Problem(str(path), None, "no such file or folder"))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text; is this a chat log?"
+    message = str(exc)
+    if isinstance(exc, MemdistillError) and isinstance(exc, FormatError) and exc.path:
+        prefix = exc.path if exc.line is None else f"{exc.path}:{exc.line}"
+        message = message.removeprefix(prefix + ": ")
+    return message

@@ -1,0 +1,1 @@
+"""Retrieval: modes, fusion and the retriever that drills down to verbatim text."""

@@ -1,0 +1,149 @@
+"""The SQLite schema, as numbered migrations (sqlite-utils runs each one atomically).
+
+SQLite is the truth; every index is derived from these tables. Every row carries its
+tenant, and every row that belongs to a project carries the project, so isolation is a
+WHERE clause. Append a new migration to change the schema; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("memdistill")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            ingested_at TEXT NOT NULL,
+            UNIQUE (tenant, path)
+        );
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            format TEXT NOT NULL,
+            source_id INTEGER REFERENCES sources(id),
+            title TEXT,
+            UNIQUE (tenant, external_id)
+        );
+        CREATE TABLE exchanges (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            external_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            started_at TEXT,
+            ended_at TEXT,
+            content_hash TEXT NOT NULL,
+            verbatim_tokens INTEGER NOT NULL,
+            generation INTEGER NOT NULL,
+            UNIQUE (conversation_id, external_id)
+        );
+        CREATE INDEX exchanges_generation ON exchanges (tenant, generation);
+        CREATE INDEX exchanges_project_time ON exchanges (tenant, project, started_at);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+            exchange_id INTEGER REFERENCES exchanges(id),
+            external_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            tool_name TEXT,
+            tool_input TEXT,
+            tool_call_id TEXT,
+            timestamp TEXT,
+            source_line INTEGER,
+            UNIQUE (conversation_id, external_id)
+        );
+        CREATE INDEX messages_exchange ON messages (exchange_id, seq);
+        CREATE INDEX messages_external ON messages (tenant, external_id);
+        CREATE TABLE memories (
+            exchange_id INTEGER PRIMARY KEY REFERENCES exchanges(id),
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
+            exchange_core TEXT NOT NULL,
+            specific_context TEXT NOT NULL,
+            distilled_tokens INTEGER NOT NULL,
+            distiller TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE rooms (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
+            type TEXT NOT NULL,
+            key TEXT NOT NULL,
+            label TEXT NOT NULL,
+            UNIQUE (tenant, project, key)
+        );
+        CREATE TABLE memory_rooms (
+            exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            relevance REAL NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (exchange_id, room_id)
+        );
+        CREATE INDEX memory_rooms_room ON memory_rooms (room_id);
+        CREATE TABLE files_touched (
+            exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            path TEXT NOT NULL,
+            action TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            PRIMARY KEY (exchange_id, path)
+        );
+        CREATE INDEX files_touched_path ON files_touched (path);
+        CREATE TABLE embeddings (
+            exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            layer TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (exchange_id, layer)
+        );
+        CREATE TABLE usage (
+            exchange_id INTEGER PRIMARY KEY REFERENCES exchanges(id),
+            freq INTEGER NOT NULL DEFAULT 0,
+            utility INTEGER NOT NULL DEFAULT 0,
+            last_served TEXT,
+            last_useful TEXT
+        );
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            exchange_id INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            action TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX history_exchange ON history (exchange_id);
+        """,
+    )
+
+
+def _run(db: Database, script: str) -> None:
+    # Statement by statement: executescript() would COMMIT first and break atomicity.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)

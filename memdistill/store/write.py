@@ -1,0 +1,225 @@
+"""Writing ingested exchanges: one transaction per batch, history for every change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from sqlite_utils import Database
+
+from memdistill.models import Conversation, Distilled, Exchange, Message
+from memdistill.store.store import Store, now_db_time, to_db_time
+
+
+@dataclass(slots=True)
+class ExchangeRecord:
+    """Everything one exchange becomes in the store."""
+
+    conversation_row: int
+    exchange: Exchange
+    content_hash: str
+    distilled: Distilled
+    verbatim_tokens: int
+    distilled_tokens: int
+    verbatim_vector: np.ndarray
+    distilled_vector: np.ndarray
+    existing_id: int | None = None  # set when a grown exchange replaces its older self
+
+
+def ensure_conversation(
+    store: Store, tenant: str, conversation: Conversation, fmt: str, project: str, source_row: int
+) -> int:
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT id FROM conversations WHERE tenant = ? AND external_id = ?",
+            [tenant, conversation.source_id],
+        ).fetchone()
+        if row:
+            return int(row[0])
+        cursor = db.execute(
+            "INSERT INTO conversations (tenant, project, external_id, format, source_id, title) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [tenant, project, conversation.source_id, fmt, source_row, conversation.title],
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def ensure_source(store: Store, tenant: str, path: str, fmt: str) -> int:
+    """The row a file's conversations point at; its hash is recorded only once it is done."""
+    with store.transaction() as db:
+        row = db.execute(
+            "SELECT id FROM sources WHERE tenant = ? AND path = ?", [tenant, path]
+        ).fetchone()
+        if row:
+            return int(row[0])
+        cursor = db.execute(
+            "INSERT INTO sources (tenant, path, format, size, sha256, ingested_at) "
+            "VALUES (?, ?, ?, 0, '', ?)",
+            [tenant, path, fmt, now_db_time()],
+        )
+        return int(cursor.lastrowid or 0)
+
+
+def mark_source_done(store: Store, source_row: int, fmt: str, size: int, sha256: str) -> None:
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE sources SET format = ?, size = ?, sha256 = ?, ingested_at = ? WHERE id = ?",
+            [fmt, size, sha256, now_db_time(), source_row],
+        )
+
+
+def write_records(store: Store, tenant: str, records: list[ExchangeRecord]) -> list[int]:
+    """Insert or replace a batch of exchanges atomically; returns their row ids in order."""
+    ids: list[int] = []
+    with store.transaction() as db:
+        generation = Store.next_generation(db)
+        now = now_db_time()
+        for record in records:
+            ids.append(_write_one(db, tenant, record, generation, now))
+    return ids
+
+
+def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: int, now: str) -> int:
+    exchange = record.exchange
+    project = exchange.project or ""
+    values = [
+        to_db_time(exchange.started_at),
+        to_db_time(exchange.ended_at),
+        record.content_hash,
+        record.verbatim_tokens,
+        generation,
+    ]
+    if record.existing_id is None:
+        cursor = db.execute(
+            "INSERT INTO exchanges (tenant, project, conversation_id, external_id, seq, "
+            "started_at, ended_at, content_hash, verbatim_tokens, generation) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [tenant, project, record.conversation_row, exchange.source_id, exchange.seq, *values],
+        )
+        exchange_id = int(cursor.lastrowid or 0)
+        action, created_at = "created", now
+    else:
+        exchange_id = record.existing_id
+        db.execute(
+            "UPDATE exchanges SET started_at = ?, ended_at = ?, content_hash = ?, "
+            "verbatim_tokens = ?, generation = ? WHERE id = ?",
+            [*values, exchange_id],
+        )
+        row = db.execute(
+            "SELECT created_at FROM memories WHERE exchange_id = ?", [exchange_id]
+        ).fetchone()
+        created_at = row[0] if row else now
+        for table in ("messages", "memory_rooms", "files_touched", "embeddings"):
+            db.execute(f"DELETE FROM {table} WHERE exchange_id = ?", [exchange_id])
+        action = "updated"
+
+    _write_messages(db, tenant, project, record.conversation_row, exchange_id, exchange.messages)
+    memory = record.distilled
+    db.execute(
+        "INSERT INTO memories (exchange_id, tenant, project, exchange_core, specific_context, "
+        "distilled_tokens, distiller, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+        "ON CONFLICT (exchange_id) DO UPDATE SET exchange_core = excluded.exchange_core, "
+        "specific_context = excluded.specific_context, "
+        "distilled_tokens = excluded.distilled_tokens, distiller = excluded.distiller, "
+        "updated_at = excluded.updated_at",
+        [
+            exchange_id,
+            tenant,
+            project,
+            memory.exchange_core,
+            memory.specific_context,
+            record.distilled_tokens,
+            memory.distiller,
+            created_at,
+            now,
+        ],
+    )
+    for position, room in enumerate(memory.room_assignments):
+        db.execute(
+            "INSERT INTO rooms (tenant, project, type, key, label) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, project, key) DO NOTHING",
+            [tenant, project, room.type, room.key, room.label],
+        )
+        room_id = db.execute(
+            "SELECT id FROM rooms WHERE tenant = ? AND project = ? AND key = ?",
+            [tenant, project, room.key],
+        ).fetchone()[0]
+        db.execute(
+            "INSERT OR REPLACE INTO memory_rooms (exchange_id, room_id, relevance, position) "
+            "VALUES (?, ?, ?, ?)",
+            [exchange_id, room_id, room.relevance, position],
+        )
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO files_touched (exchange_id, path, action, position) "
+        "VALUES (?, ?, ?, ?)",
+        [(exchange_id, f.path, f.action, i) for i, f in enumerate(memory.files_touched)],
+    )
+    db.conn.executemany(
+        "INSERT INTO embeddings (exchange_id, layer, vector) VALUES (?, ?, ?)",
+        [
+            (exchange_id, "verbatim", _blob(record.verbatim_vector)),
+            (exchange_id, "distilled", _blob(record.distilled_vector)),
+        ],
+    )
+    db.execute("INSERT OR IGNORE INTO usage (exchange_id) VALUES (?)", [exchange_id])
+    detail = {"distiller": memory.distiller, "content_hash": record.content_hash}
+    db.execute(
+        "INSERT INTO history (tenant, exchange_id, at, action, generation, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [tenant, exchange_id, now, action, generation, json.dumps(detail)],
+    )
+    return exchange_id
+
+
+def _write_messages(
+    db: Database,
+    tenant: str,
+    project: str,
+    conversation_row: int,
+    exchange_id: int | None,
+    messages: list[Message],
+) -> None:
+    db.conn.executemany(
+        "INSERT INTO messages (tenant, project, conversation_id, exchange_id, external_id, seq, "
+        "role, kind, text, tool_name, tool_input, tool_call_id, timestamp, source_line) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (conversation_id, external_id) DO UPDATE SET "
+        "exchange_id = excluded.exchange_id, seq = excluded.seq, role = excluded.role, "
+        "kind = excluded.kind, text = excluded.text, "
+        "tool_name = excluded.tool_name, tool_input = excluded.tool_input, "
+        "tool_call_id = excluded.tool_call_id, timestamp = excluded.timestamp, "
+        "source_line = excluded.source_line",
+        [
+            (
+                tenant,
+                project,
+                conversation_row,
+                exchange_id,
+                m.source_id,
+                seq,
+                m.role,
+                m.kind,
+                m.text,
+                m.tool.name if m.tool else None,
+                json.dumps(m.tool.input, ensure_ascii=False, default=str) if m.tool else None,
+                m.tool.call_id if m.tool else None,
+                to_db_time(m.timestamp),
+                m.line,
+            )
+            for seq, m in enumerate(messages)
+        ],
+    )
+
+
+def write_loose_messages(
+    store: Store, tenant: str, project: str, conversation_row: int, messages: list[Message]
+) -> None:
+    """Messages of a conversation with nothing to index (only meta lines): kept, not indexed."""
+    with store.transaction() as db:
+        _write_messages(db, tenant, project, conversation_row, None, messages)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype=np.float32).tobytes()

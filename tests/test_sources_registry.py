@@ -1,0 +1,164 @@
+"""The parser registry: names, lookup, detection, and every parser's behaviour on garbage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memdistill.errors import ConfigError, FormatError
+from memdistill.models import Problem
+from memdistill.sources import PARSERS, detect_parser, get_parser, parser_names
+from memdistill.sources.base import HEAD_BYTES, Parser
+
+FIXTURE_FORMATS = {
+    "claude-code-session.jsonl": "claude-code",
+    "claude-code-agent-a7e3c91.jsonl": "claude-code",
+    "claude-console-session.txt": "claude-console",
+    "chatgpt-conversations.json": "chatgpt",
+    "rollout-2025-10-29T09-14-00-0199a6c1-7d2e-7b30-9f4e-3c8a1d5e6f70.jsonl": "codex",
+    "rollout-2025-05-20T10-01-44-5c3e9b7a-1f42-4d8e-a0b6-2e7d9c4f1a83.jsonl": "codex",
+    "generic-interleaved.jsonl": "generic",
+    "generic-conversation.json": "generic",
+    "openai-chat.json": "generic",
+    "locomo-mini.json": "locomo",
+}
+
+REAL_FORMATS = {
+    "claude-code-session.jsonl": "claude-code",
+    "claude-code-subagent.jsonl": "claude-code",
+    "claude-code-console-export.md": "claude-console",
+    "chatgpt-export-sample.json": "chatgpt",
+    "locomo-dev.json": "locomo",
+}
+
+
+def test_names_in_priority_order() -> None:
+    assert parser_names() == [
+        "claude-code",
+        "codex",
+        "chatgpt",
+        "locomo",
+        "claude-console",
+        "generic",
+    ]
+    for name, parser_class in PARSERS.items():
+        parser = get_parser(name)
+        assert isinstance(parser, parser_class) and isinstance(parser, Parser)
+        assert parser.name == name and parser.description
+
+
+def test_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        get_parser("slack")
+    assert "'slack'" in str(caught.value)
+    assert all(name in str(caught.value) for name in parser_names())
+
+
+def test_every_fixture_is_covered(fixtures: Path) -> None:
+    assert sorted(p.name for p in (fixtures / "sources").iterdir()) == sorted(FIXTURE_FORMATS)
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(FIXTURE_FORMATS.items()))
+def test_detects_fixtures(fixtures: Path, name: str, expected: str) -> None:
+    path = fixtures / "sources" / name
+    parser = detect_parser(path)
+    assert parser.name == expected
+    problems: list[Problem] = []
+    assert list(parser.parse(path, problems.append))
+    assert problems == []
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(REAL_FORMATS.items()))
+def test_detects_real_samples(shared_data: Path, name: str, expected: str) -> None:
+    assert detect_parser(shared_data / name).name == expected
+
+
+def test_detection_needs_only_the_head(fixtures: Path, tmp_path: Path) -> None:
+    # a file far longer than the head, cut mid-line at HEAD_BYTES, is still recognised
+    path = tmp_path / "big.jsonl"
+    line = (fixtures / "sources" / "generic-interleaved.jsonl").read_text().splitlines()[1]
+    path.write_text((line + "\n") * (2 * HEAD_BYTES // len(line)))
+    assert detect_parser(path).name == "generic"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("notes.md", "# Meeting notes\n\n- ship it\n"),
+        ("data.json", '{"rows": [1, 2, 3]}'),
+        ("empty.jsonl", ""),
+        ("image.png", "\x89PNG\r\n\x1a\n"),
+    ],
+)
+def test_unknown_format_says_what_to_do(tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(FormatError) as caught:
+        detect_parser(path)
+    message = str(caught.value)
+    assert str(path) in message and "unknown format" in message and "--format" in message
+    assert all(known in message for known in parser_names())
+
+
+def test_missing_file_is_a_format_error(tmp_path: Path) -> None:
+    with pytest.raises(FormatError, match="cannot read"):
+        detect_parser(tmp_path / "nope.jsonl")
+
+
+GARBAGE = {
+    "binary": b"\x00\xff\xfe\x89PNG\r\n\x1a\n\x00garbage\x9c",
+    "empty": b"",
+    "truncated-object": b'{"type": "user", "message": {"content": "hal',
+    "truncated-list": b'[{"mapping": {"a": {"parent": nu',
+    "scalar": b"42",
+    "null": b"null",
+    "list-of-scalars": b'[1, "two", null, 3.5]',
+    "wrong-shapes": b'{"type": 5, "payload": [], "role": {}, "content": 7, "mapping": "x", '
+    b'"conversation": [], "messages": "no", "current_node": 1, "qa": 2}\n',
+    "jsonl-wrong-shapes": b'{"type": "response_item", "payload": {"type": "message", "role": 3}}\n'
+    b'{"type": "assistant", "message": {"content": [{"type": "tool_use", "input": "x"}]}}\n'
+    b'{"role": "assistant", "tool_calls": {"a": 1}}\n[]\n',
+    "unhashable-values": b'{"type": ["user"], "role": ["x"], "content": {}, '
+    b'"messages": [{"role": []}], '
+    b'"mapping": {"a": {"parent": ["b"], "message": {"author": {"role": []}, "recipient": [], '
+    b'"content": {"content_type": [], "parts": [[]]}}}}, "current_node": ["a"], '
+    b'"conversation": {"speaker_a": [], "session_1": [{"speaker": ["x"], "dia_id": "D1:1", '
+    b'"text": "t"}], "session_1_date_time": []}, "payload": {"type": ["message"]}}\n'
+    b'{"type": "response_item", "payload": {"type": ["message"], "role": ["user"]}}\n',
+    "markers-only": "> \n⏺ \n  ⎿ \n✻ Thinking…\n".encode(),
+    "deep-json": b'{"role": "user", "content": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+    "deep-content": b'{"role": "user", "content": ' + b"[" * 400 + b"]" * 400 + b"}\n",
+}
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".txt"])
+@pytest.mark.parametrize("garbage", sorted(GARBAGE))
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_parsers_survive_garbage(tmp_path: Path, name: str, garbage: str, suffix: str) -> None:
+    """Odd input ends in conversations, Problems or a FormatError: never a raw exception."""
+    path = tmp_path / f"input{suffix}"
+    path.write_bytes(GARBAGE[garbage])
+    parser = get_parser(name)
+    problems: list[Problem] = []
+    try:
+        conversations = list(parser.parse(path, problems.append))
+    except FormatError as error:
+        assert str(path) in str(error)
+        return
+    for conversation in conversations:
+        assert conversation.source_id
+        for message in conversation.messages:
+            assert isinstance(message.text, str) and message.source_id
+    assert all(isinstance(p, Problem) and p.path == str(path) and p.message for p in problems)
+    parser.sniff(path, GARBAGE[garbage].decode("utf-8", errors="replace"))
+
+
+def test_import_has_no_side_effects() -> None:
+    code = "import memdistill.sources as s; print(len(s.parser_names()))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "6\n" and result.stderr == ""
