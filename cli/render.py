@@ -126,7 +126,8 @@ def print_stats(stats: Stats, store: str) -> None:
 def print_report(report: IngestReport) -> None:
     typer.echo(
         f"Files: {report.files} ({report.files_unchanged} unchanged, {report.files_failed} "
-        f"failed)   Conversations: {report.conversations}   Exchanges: "
+        f"failed, {report.files_skipped} not chat logs)   "
+        f"Conversations: {report.conversations}   Exchanges: "
         f"{report.exchanges_added} added, {report.exchanges_updated} updated, "
         f"{report.exchanges_skipped} already stored   "
         f"({report.timings.get('total', 0.0):.1f} s)"

@@ -45,6 +45,7 @@ class IngestReport:
     files: int = 0
     files_unchanged: int = 0
     files_failed: int = 0
+    files_skipped: int = 0  # found in a folder but not a chat log (a README, say)
     conversations: int = 0
     exchanges_added: int = 0
     exchanges_updated: int = 0
@@ -115,16 +116,16 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         files = list(expand_paths(paths, report))
-        total = sum(size for _, size in files)
+        total = sum(size for _, size, _ in files)
         done_bytes = 0
         self._pending: list[_Work] = []
         self._open_files: list[_OpenFile] = []
         self._enqueued = self._committed = 0
         self._last_save = time.perf_counter()
         self._dirty = False
-        for path, size in files:
+        for path, size, named in files:
             report.files += 1
-            self._ingest_file(path, fmt, project, report)
+            self._ingest_file(path, fmt, project, report, named)
             done_bytes += size
             if on_progress:
                 on_progress(Progress(done_bytes, total, self._committed, path.name))
@@ -137,7 +138,7 @@ class Ingestor:
         return report
 
     def _ingest_file(
-        self, path: Path, fmt: str | None, project: str | None, report: IngestReport
+        self, path: Path, fmt: str | None, project: str | None, report: IngestReport, named: bool
     ) -> None:
         key = str(path.resolve())
         try:
@@ -153,6 +154,14 @@ class Ingestor:
         t0 = time.perf_counter()
         try:
             parser = get_parser(fmt) if fmt else detect_parser(path)
+        except FormatError as exc:
+            if named:
+                report.files_failed += 1
+                report.problems.append(Problem(str(path), exc.line, _reason(exc)))
+            else:  # a folder holds other files too; only a file you named must be a chat log
+                report.files_skipped += 1
+            return
+        try:
             conversations = list(parser.parse(path, report.problems.append))
         except (FormatError, UnicodeDecodeError) as exc:
             report.files_failed += 1
@@ -269,8 +278,11 @@ class Ingestor:
         report.time("save", self._last_save - t0)
 
 
-def expand_paths(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[Path, int]]:
-    """Files named directly, and the chat-log-looking files below folders, in sorted order."""
+def expand_paths(
+    paths: Iterable[str | Path], report: IngestReport
+) -> Iterator[tuple[Path, int, bool]]:
+    """(path, size, named on the command line) for files named directly and the
+    chat-log-looking files below folders, in sorted order."""
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
@@ -280,9 +292,9 @@ def expand_paths(paths: Iterable[str | Path], report: IngestReport) -> Iterator[
                     and child.suffix.lower() in WALK_SUFFIXES
                     and not any(part.startswith(".") for part in child.relative_to(path).parts)
                 ):
-                    yield child, child.stat().st_size
+                    yield child, child.stat().st_size, False
         elif path.is_file():
-            yield path, path.stat().st_size
+            yield path, path.stat().st_size, True
         else:
             report.files_failed += 1
             report.problems.append(Problem(str(path), None, "no such file or folder"))

@@ -91,7 +91,8 @@ TEXT_CASES: list[tuple[str, list[str]]] = [
     ("/setup.py and /.env", ["/setup.py", "/.env"]),
     ("ls > /dev/null", []),
     # first appearance, repeats kept once
-    ("b.py a.py b.py", ["b.py", "a.py"]),
+    ("bb.py aa.py bb.py", ["bb.py", "aa.py"]),
+    ("rows = [(r.ts, r.height_m) for r in found]", []),
 ]
 
 
@@ -259,20 +260,20 @@ def test_tool_call_text_and_input_both_scanned() -> None:
 
 def test_strongest_action_wins_and_keeps_first_position() -> None:
     exchange = _exchange(
-        _message("prompt", "look at a.py, b.py and c.py", n=0),
-        _message("tool_call", "", ToolCall("Read", {"file_path": "b.py"}), 1),
-        _message("tool_call", "", ToolCall("Edit", {"file_path": "b.py"}), 2),
-        _message("tool_call", "", ToolCall("Read", {"file_path": "b.py"}), 3),
-        _message("tool_call", "", ToolCall("Write", {"file_path": "c.py"}), 4),
-        _message("tool_call", "", ToolCall("Edit", {"file_path": "c.py"}), 5),
-        _message("tool_call", "", ToolCall("Read", {"file_path": "a.py"}), 6),
-        _message("text", "done with a.py, b.py, c.py and d.py", n=7),
+        _message("prompt", "look at app.py, bot.py and cli.py", n=0),
+        _message("tool_call", "", ToolCall("Read", {"file_path": "bot.py"}), 1),
+        _message("tool_call", "", ToolCall("Edit", {"file_path": "bot.py"}), 2),
+        _message("tool_call", "", ToolCall("Read", {"file_path": "bot.py"}), 3),
+        _message("tool_call", "", ToolCall("Write", {"file_path": "cli.py"}), 4),
+        _message("tool_call", "", ToolCall("Edit", {"file_path": "cli.py"}), 5),
+        _message("tool_call", "", ToolCall("Read", {"file_path": "app.py"}), 6),
+        _message("text", "done with app.py, bot.py, cli.py and db.py", n=7),
     )
     assert _touches(exchange) == [
-        ("a.py", "read"),
-        ("b.py", "edited"),
-        ("c.py", "created"),
-        ("d.py", "referenced"),
+        ("app.py", "read"),
+        ("bot.py", "edited"),
+        ("cli.py", "created"),
+        ("db.py", "referenced"),
     ]
 
 
@@ -301,7 +302,7 @@ def test_cap_keeps_every_strong_action() -> None:
 
 
 def test_paths_in_text_keeps_repeats_in_order() -> None:
-    assert list(paths_in_text("b.py a.py b.py")) == ["b.py", "a.py", "b.py"]
+    assert list(paths_in_text("bb.py aa.py bb.py")) == ["bb.py", "aa.py", "bb.py"]
 
 
 def test_empty_exchange_text() -> None:

@@ -104,11 +104,15 @@ def test_folder_ingest_is_recursive_and_format_can_be_forced(tmp_path: Path) -> 
     folder.mkdir(parents=True)
     write_generic(folder / "a.jsonl", EXCHANGES[:2])
     write_generic(folder / "b.txt", EXCHANGES[5:7])  # an odd name: detection still works
+    (tmp_path / "logs" / "README.md").write_text("# My logs\n\nNot a chat log.\n")
     (tmp_path / "logs" / ".hidden").mkdir()
     write_generic(tmp_path / "logs" / ".hidden" / "c.jsonl", EXCHANGES[2:3])
     with Memory.open(tmp_path / "store") as memory:
-        report = memory.ingest(tmp_path / "logs", format="generic")
-        assert (report.files, report.exchanges_added) == (2, 4)
+        report = memory.ingest(tmp_path / "logs")
+        assert (report.files, report.exchanges_added) == (3, 4)
+        assert (report.files_skipped, report.files_failed, report.problems) == (1, 0, [])
+        forced = memory.ingest(folder, format="generic")
+        assert (forced.files_unchanged, forced.exchanges_added) == (2, 0)
 
 
 def test_project_flag_names_sources_without_a_project(tmp_path: Path) -> None:

@@ -16,14 +16,17 @@ from memdistill.models import Exchange
 
 MAX_CHARS = 140
 
-_ERROR_LINE = re.compile(
-    r"(?:\b[A-Z]\w*(?:Error|Exception|Warning|Failure)\b:?.*"
-    r"|\b(?:error|fatal|panic|FAILED|ERROR|Traceback)\b[:\s].*"
-    r"|.*\b(?:No such file or directory|command not found|not found|Permission denied"
+# Error lines, strongest kind first: an exception with its message ("sqlite3.
+# OperationalError: database is locked"), a line that says error/fatal/FAILED, a phrase.
+_EXCEPTION = re.compile(r"\b[A-Za-z_][\w.]*(?:Error|Exception|Failure|Warning)\b: \S")
+_ERROR_WORD = re.compile(r"\b(?:error|fatal|panic|FAILED|ERROR|Traceback)\b[:\s]")
+_ERROR_PHRASE = re.compile(
+    r"\b(?:No such file or directory|command not found|not found|Permission denied"
     r"|no such table|does not exist|cannot|can't|could not|couldn't|failed|refused"
-    r"|timed out|undefined|unexpected)\b.*)",
+    r"|timed out|undefined|unexpected)\b"
 )
 _NOISE_ERROR = re.compile(r"^\s*(at |File \"|\^|~|Traceback \(most recent call last\):\s*$)")
+_LINE_NUMBER = re.compile(r"^\s*\d+→")  # Claude Code's Read output: "    12→code"
 _EXIT_CODE = re.compile(r"^Exit code \d+$")
 _INLINE_CODE = re.compile(r"`([^`\n]{2,160})`")
 _SHELL_LINE = re.compile(r"^\s*\$\s+(\S.*)$", re.M)
@@ -79,13 +82,21 @@ def _candidates(exchange: Exchange) -> Iterator[str]:
 
 
 def _errors(text: str) -> Iterator[str]:
-    for line in text.splitlines():
-        line = line.strip()
+    """Error lines by strength; among exceptions the last comes first (a traceback ends
+    with its cause), otherwise in text order."""
+    ranked: list[tuple[int, int, str]] = []
+    for position, raw in enumerate(text.splitlines()):
+        line = _LINE_NUMBER.sub("", raw).strip()
         if not line or len(line) > 400 or _NOISE_ERROR.match(line) or _EXIT_CODE.match(line):
             continue
-        match = _ERROR_LINE.search(line)
-        if match:
-            yield line
+        if _EXCEPTION.search(line):
+            ranked.append((0, -position, line))
+        elif _ERROR_WORD.search(line):
+            ranked.append((1, position, line))
+        elif _ERROR_PHRASE.search(line):
+            ranked.append((2, position, line))
+    for _, _, line in sorted(ranked):
+        yield line
 
 
 def _commands(exchange: Exchange) -> Iterator[str]:

@@ -185,6 +185,8 @@ def paths_in_text(text: str) -> Iterator[str]:
         path = normalize_path(raw)
         if path and _DRIVE.match(path) and _SPACE_GOES_ON.match(scanned, match.end()):
             continue  # C:\Program Files\x unquoted: only a fragment was matched
+        if path and "/" not in path and len(path.partition(".")[0]) == 1:
+            continue  # in prose or code a one-letter stem is an attribute: `r.ts for r in rows`
         if path:
             found.append((match.start(), path))
     found.sort(key=lambda item: item[0])
