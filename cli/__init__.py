@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from memdistill.cli.app import app
+from memdistill.cli.evaluate import eval_app
+
+app.add_typer(eval_app)
 
 __all__ = ["app", "main"]
 

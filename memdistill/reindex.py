@@ -35,14 +35,12 @@ def reembed(store: Store, embedder: Embedder, backend: str) -> int:
         verbatim_vectors = embedder.embed([render_verbatim(messages[i]) for i in chunk])
         distilled_vectors = embedder.embed([distilled[i] for i in chunk])
         with store.transaction() as tx:
-            tx.conn.executemany(
-                "INSERT OR REPLACE INTO embeddings (exchange_id, layer, vector) VALUES (?, ?, ?)",
-                [
-                    (i, layer, np.ascontiguousarray(vector, dtype=np.float32).tobytes())
-                    for i, vv, dv in zip(chunk, verbatim_vectors, distilled_vectors, strict=True)
-                    for layer, vector in (("verbatim", vv), ("distilled", dv))
-                ],
-            )
+            for i, vv, dv in zip(chunk, verbatim_vectors, distilled_vectors, strict=True):
+                for layer, vector in (("verbatim", vv), ("distilled", dv)):
+                    tx.execute(
+                        "UPDATE embeddings SET vector = ? WHERE exchange_id = ? AND layer = ?",
+                        [np.ascontiguousarray(vector, dtype=np.float32).tobytes(), i, layer],
+                    )
     with store.transaction() as tx:
         Store.set_embedder(tx, embedder.model_id, embedder.dim, backend)
     return len(ids)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from corpus import EXCHANGES, write_generic
-from memdistill.cli import app
 from typer.testing import CliRunner
+
+from memdistill.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -190,3 +190,20 @@ def test_store_refuses_vectors_of_another_model(tmp_path: Path) -> None:
         pytest.raises(EmbedderMismatchError, match="reindex --embedder"),
     ):
         memory.search("docker")
+
+
+def test_reindex_with_another_embedder_reembeds_everything(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    with Memory.open(tmp_path / "s") as memory:
+        memory.ingest(write_generic(tmp_path / "a.jsonl", EXCHANGES[:4]))
+        assert memory.reindex(embedder="sentence-transformers") == 4
+        assert memory.store.get_meta("embedder") == "all-MiniLM-L6-v2:sentence-transformers"
+        hits = memory.search("Dockerfile uvicorn", k=1, mode="distilled-vector")
+        assert memory.drill_down(hits[0])[0].text == "Add a Dockerfile for the API"
+    with Memory.open(tmp_path / "s") as memory:  # the recorded backend is used by default
+        assert memory.search("Dockerfile", k=1)
+    with (
+        Memory.open(tmp_path / "s", embedder="onnx") as memory,
+        pytest.raises(EmbedderMismatchError),
+    ):
+        memory.search("Dockerfile", k=1)

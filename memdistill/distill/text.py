@@ -54,7 +54,7 @@ GENERIC = frozenset(
 FILLER = re.compile(
     r"^(great|perfect|done|sure|certainly|absolutely|of course|okay|ok|alright|excellent|"
     r"good|nice|yes|no problem|got it|understood|you'?re (absolutely )?right|thanks?)"
-    r"\b[!.,:]*\s*",
+    r"\b[!.,:]+\s*",  # only when punctuation follows: "Great!" goes, "Good to see you" stays
     re.I,
 )
 META_TALK = re.compile(

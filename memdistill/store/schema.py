@@ -101,6 +101,8 @@ def m001_initial(db: Database) -> None:
         );
         CREATE TABLE memory_rooms (
             exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
             room_id INTEGER NOT NULL REFERENCES rooms(id),
             relevance REAL NOT NULL,
             position INTEGER NOT NULL,
@@ -109,20 +111,26 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX memory_rooms_room ON memory_rooms (room_id);
         CREATE TABLE files_touched (
             exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
             path TEXT NOT NULL,
             action TEXT NOT NULL,
             position INTEGER NOT NULL,
             PRIMARY KEY (exchange_id, path)
         );
-        CREATE INDEX files_touched_path ON files_touched (path);
+        CREATE INDEX files_touched_path ON files_touched (tenant, path);
         CREATE TABLE embeddings (
             exchange_id INTEGER NOT NULL REFERENCES exchanges(id),
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
             layer TEXT NOT NULL,
             vector BLOB NOT NULL,
             PRIMARY KEY (exchange_id, layer)
         );
         CREATE TABLE usage (
             exchange_id INTEGER PRIMARY KEY REFERENCES exchanges(id),
+            tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
             freq INTEGER NOT NULL DEFAULT 0,
             utility INTEGER NOT NULL DEFAULT 0,
             last_served TEXT,
@@ -131,6 +139,7 @@ def m001_initial(db: Database) -> None:
         CREATE TABLE history (
             id INTEGER PRIMARY KEY,
             tenant TEXT NOT NULL,
+            project TEXT NOT NULL,
             exchange_id INTEGER NOT NULL,
             at TEXT NOT NULL,
             action TEXT NOT NULL,

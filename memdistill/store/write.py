@@ -147,28 +147,35 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
             [tenant, project, room.key],
         ).fetchone()[0]
         db.execute(
-            "INSERT OR REPLACE INTO memory_rooms (exchange_id, room_id, relevance, position) "
-            "VALUES (?, ?, ?, ?)",
-            [exchange_id, room_id, room.relevance, position],
+            "INSERT OR REPLACE INTO memory_rooms (exchange_id, tenant, project, room_id, "
+            "relevance, position) VALUES (?, ?, ?, ?, ?, ?)",
+            [exchange_id, tenant, project, room_id, room.relevance, position],
         )
     db.conn.executemany(
-        "INSERT OR REPLACE INTO files_touched (exchange_id, path, action, position) "
-        "VALUES (?, ?, ?, ?)",
-        [(exchange_id, f.path, f.action, i) for i, f in enumerate(memory.files_touched)],
-    )
-    db.conn.executemany(
-        "INSERT INTO embeddings (exchange_id, layer, vector) VALUES (?, ?, ?)",
+        "INSERT OR REPLACE INTO files_touched (exchange_id, tenant, project, path, action, "
+        "position) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (exchange_id, "verbatim", _blob(record.verbatim_vector)),
-            (exchange_id, "distilled", _blob(record.distilled_vector)),
+            (exchange_id, tenant, project, f.path, f.action, i)
+            for i, f in enumerate(memory.files_touched)
         ],
     )
-    db.execute("INSERT OR IGNORE INTO usage (exchange_id) VALUES (?)", [exchange_id])
+    db.conn.executemany(
+        "INSERT INTO embeddings (exchange_id, tenant, project, layer, vector) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (exchange_id, tenant, project, "verbatim", _blob(record.verbatim_vector)),
+            (exchange_id, tenant, project, "distilled", _blob(record.distilled_vector)),
+        ],
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO usage (exchange_id, tenant, project) VALUES (?, ?, ?)",
+        [exchange_id, tenant, project],
+    )
     detail = {"distiller": memory.distiller, "content_hash": record.content_hash}
     db.execute(
-        "INSERT INTO history (tenant, exchange_id, at, action, generation, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [tenant, exchange_id, now, action, generation, json.dumps(detail)],
+        "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [tenant, project, exchange_id, now, action, generation, json.dumps(detail)],
     )
     return exchange_id
 

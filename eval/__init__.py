@@ -1,0 +1,1 @@
+"""The evaluation harness (installed as `memdistill.eval`): datasets, runs, graders, report."""

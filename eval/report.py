@@ -1,0 +1,394 @@
+"""The evaluation report: Markdown, JSON for machines, PNG plots (docs/evaluation.md).
+
+`build_report(runs_dir, out_dir)` writes `report.md`, `results.json`, `mrr.png`,
+`layers.png` and `compression.png`. The keys of results.json: runs_dir, min_grade,
+measures, queries {scored, adversarial, absent, no_relevant}, configurations (sorted by
+MRR@10: name, mode, fusion, metrics, mrr_ci, latency_ms), baseline {name, why},
+comparisons, goals, by_type, by_category, absent, compression, judgments, commands,
+per_query {config: {measure: {qid: value}}}, notes, files. Non-finite numbers (an
+infinite Cohen's d) are written as null. Optional inputs that are missing leave their
+section out, with one line saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .datasets import LOCOMO_CATEGORIES
+from .metrics import (
+    ADVERSARIAL,
+    MEASURES,
+    Evaluation,
+    RunsFolder,
+    absent_summary,
+    compression_summary,
+    evaluate,
+    judgments_summary,
+    latency_summary,
+    load_runs_folder,
+    read_json,
+)
+from .stats import choose_baseline, compare_all, is_cross_layer, is_verbatim, mode_of, t_interval
+
+DISTILLED_GOAL = 0.96  # distilled-vector MRR >= 96% of the best verbatim mode (issue 3)
+DEFAULT_MODE = "verbatim-bm25+distilled-vector"
+
+
+def build_report(
+    runs_dir: Path, out_dir: Path, *, baseline: str | None = None, min_grade: int = 1
+) -> dict[str, Any]:
+    """Score the runs folder and write the report files; returns results.json's content."""
+    folder = load_runs_folder(runs_dir)
+    ev = evaluate(folder, min_grade)
+    notes = folder.notes
+    overall = ev.overall()
+    mrr = {c: m["MRR@10"] for c, m in overall.items()}
+    base, why = choose_baseline(mrr, baseline)
+    config_json = read_json(runs_dir / "config.json")
+    config_json = config_json if isinstance(config_json, dict) else {}
+    configurations = _configurations(folder, ev, overall)
+    by_query = {c: values["MRR@10"] for c, values in ev.per_query.items()}
+    comparisons = compare_all(by_query, ev.scored, base)
+    results: dict[str, Any] = {
+        "runs_dir": str(runs_dir),
+        "min_grade": min_grade,
+        "measures": list(MEASURES),
+        "queries": ev.query_sets(),
+        "configurations": configurations,
+        "baseline": {"name": base, "why": why},
+        "comparisons": [c.as_json() for c in comparisons],
+        "goals": _goals(mrr, configurations),
+        "by_type": ev.by_type(),
+        "by_category": ev.by_category(),
+        "absent": absent_summary(folder, ev.absent),
+        "compression": compression_summary(runs_dir / "compression.jsonl"),
+        "judgments": judgments_summary(runs_dir),
+        "commands": _commands(config_json),
+        "per_query": ev.per_query,
+        "notes": notes,
+    }
+    if config_json.get("min_grade") not in (None, min_grade):
+        notes.append(f"the runs were made with min_grade {config_json['min_grade']}; "
+                     f"this report scores with {min_grade}")  # fmt: skip
+    notes += _loader_notes(runs_dir / "notes.json")
+    if not ev.scored:
+        notes.append("no query has a relevant exchange in qrels.txt: every mean above is 0")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results["files"] = {"report": "report.md", "plots": _plots(results, out_dir)}
+    (out_dir / "report.md").write_text(_markdown(results), encoding="utf-8")
+    text = json.dumps(_finite(results), indent=1, allow_nan=False, ensure_ascii=False)
+    (out_dir / "results.json").write_text(text + "\n", encoding="utf-8")
+    return results
+
+
+def _configurations(
+    folder: RunsFolder, ev: Evaluation, overall: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, metrics in overall.items():
+        meta = read_json(folder.path / "runs" / f"{name}.json")
+        meta = meta if isinstance(meta, dict) else {}
+        ci = t_interval([ev.per_query[name]["MRR@10"][q] for q in ev.scored])
+        rows.append({
+            "name": name,
+            "mode": meta.get("mode") or mode_of(name),
+            "fusion": meta.get("fusion", name.split(".")[1] if "." in name else None),
+            "metrics": metrics,
+            "mrr_ci": {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n,
+                       "confidence": 0.95, "method": "t interval over queries"},
+            "latency_ms": latency_summary(meta.get("latency_ms")),
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: (-r["metrics"]["MRR@10"], r["name"]))
+
+
+def _goals(mrr: dict[str, float], configurations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 3's targets, always against the best verbatim configuration."""
+    verbatim = {c: v for c, v in mrr.items() if is_verbatim(c)}
+    if not verbatim:
+        return {"best_verbatim": None}
+    best = max(sorted(verbatim), key=lambda c: verbatim[c])
+    target = verbatim[best]
+
+    def row(c: dict[str, Any], meets: bool) -> dict[str, Any]:
+        value = c["metrics"]["MRR@10"]
+        return {"config": c["name"], "mrr": value,
+                "ratio": value / target if target else None, "meets": meets}  # fmt: skip
+
+    distilled = [c for c in configurations if c["mode"] == "distilled-vector"]
+    default = [c for c in configurations
+               if c["mode"] == DEFAULT_MODE and c["fusion"] in ("rrf", None)]  # fmt: skip
+    return {
+        "best_verbatim": {"config": best, "mrr": target},
+        "distilled_vector": [
+            row(c, c["metrics"]["MRR@10"] >= DISTILLED_GOAL * target) for c in distilled
+        ],
+        "default_cross_layer": [row(c, c["metrics"]["MRR@10"] > target) for c in default],
+    }
+
+
+def _commands(config_json: dict[str, Any]) -> list[str]:
+    found = config_json.get("commands", config_json.get("command"))
+    items = [found] if isinstance(found, str) else found if isinstance(found, list) else []
+    return [shlex.join(map(str, c)) if isinstance(c, list) else str(c) for c in items]
+
+
+def _loader_notes(path: Path) -> list[str]:
+    data = read_json(path)
+    counts = data.get("counts") if isinstance(data, dict) else None
+    if not isinstance(counts, dict) or not any(counts.values()):
+        return []
+    return [f"notes.json: the loaders fixed {counts.get('fixed', 0)} labels and dropped "
+            f"{counts.get('dropped', 0)} (details there)"]  # fmt: skip
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --- Markdown --------------------------------------------------------------------------
+
+
+def _markdown(r: dict[str, Any]) -> str:
+    q = r["queries"]
+    out = [
+        "# Evaluation report", "",
+        f"Runs folder `{r['runs_dir']}`; relevant means grade >= {r['min_grade']} "
+        "(nDCG@10 uses the grades as gains). Metrics by ir-measures on pytrec_eval.", "",
+        f"Scored queries: {len(q['scored'])} (a query a run returned nothing for scores 0); "
+        f"absent: {len(q['absent'])}; LoCoMo adversarial, apart: {len(q['adversarial'])}; "
+        f"not scorable (nothing relevant at the threshold): {len(q['no_relevant'])}"
+        + (f" ({', '.join(q['no_relevant'][:10])})" if q["no_relevant"] else "") + ".", "",
+        "## Configurations", "",
+        "| configuration | MRR@10 | 95% CI | Recall@5 | Recall@10 | nDCG@10 | P@5 "
+        "| p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for c in r["configurations"]:
+        m, ci, lat = c["metrics"], c["mrr_ci"], c["latency_ms"] or {}
+        cells = [_f(m["MRR@10"]), f"{_f(ci['low'])}–{_f(ci['high'])}"]
+        cells += [_f(m[k]) for k in MEASURES[1:]] + [_f(lat.get(p), 1) for p in ("p50", "p95")]
+        out.append(f"| {c['name']} | " + " | ".join(cells) + " |")
+    out += ["", "CI: t interval over the scored queries, clipped to [0, 1]."]
+    if all(c["latency_ms"] is None for c in r["configurations"]):
+        out.append("No latency recorded (no `latency_ms` in runs/*.json).")
+    out += _comparisons_md(r) + _goals_md(r["goals"]) + _groups_md(r)
+    out += _absent_md(r["absent"]) + _compression_md(r["compression"])
+    out += _judgments_md(r["judgments"])
+    out += ["", "## Commands", ""]
+    out += [f"```\n{c}\n```" for c in r["commands"]] or ["config.json records no command."]
+    if r["notes"]:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in r["notes"]]
+    out += ["", "## Plots", ""] + [f"![{p}]({p})" for p in r["files"]["plots"]]
+    if "layers.png" not in r["files"]["plots"]:
+        out.append("No layers.png: no single-layer bm25/vector or cross-layer configuration.")
+    if "compression.png" not in r["files"]["plots"]:
+        out.append("No compression.png: no per-exchange token ratios.")
+    return "\n".join(out) + "\n"
+
+
+def _comparisons_md(r: dict[str, Any]) -> list[str]:
+    base = r["baseline"]
+    out = ["", "## Against the baseline", "",
+           f"Baseline: `{base['name']}` ({base['why']}). Per-query MRR@10, paired over the "
+           f"scored queries; Bonferroni over {len(r['comparisons'])} comparisons; "
+           "d = Cohen's d_z (mean difference / sd of differences).", "",
+           "| configuration | Δ MRR@10 | ratio | t-test p | p (Bonf.) | Wilcoxon p "
+           "| p (Bonf.) | d |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in sorted(r["comparisons"], key=lambda c: -c["mean_diff"]):
+        out.append(f"| {c['config']} | {c['mean_diff']:+.3f} | {_f(c['ratio'])} | "
+                   f"{_p(c['p_t'])} | {_p(c['p_t_bonferroni'])} | {_p(c['p_wilcoxon'])} | "
+                   f"{_p(c['p_wilcoxon_bonferroni'])} | {_f(c['cohens_d'], 2)} |")  # fmt: skip
+    return out
+
+
+def _goals_md(goals: dict[str, Any]) -> list[str]:
+    best = goals["best_verbatim"]
+    if best is None:
+        return ["", "## Goals", "", "No verbatim-only configuration ran: goals not assessed."]
+    out = ["", "## Goals", "", f"Best verbatim: `{best['config']}`, MRR@10 {_f(best['mrr'])}."]
+    for key, what in (("distilled_vector", f">= {DISTILLED_GOAL:.0%} of it"),
+                      ("default_cross_layer", "above it")):  # fmt: skip
+        for g in goals[key]:
+            verdict = "met" if g["meets"] else "not met"
+            out.append(f"- `{g['config']}` ({what}): {_f(g['mrr'])}, "
+                       f"ratio {_f(g['ratio'])}: {verdict}")  # fmt: skip
+        if not goals[key]:
+            out.append(f"- {key.replace('_', ' ')}: no such configuration ran.")
+    return out
+
+
+def _groups_md(r: dict[str, Any]) -> list[str]:
+    names = [c["name"] for c in r["configurations"]]
+    out = ["", "## By query type (MRR@10; every measure in results.json)", ""]
+    out += _group_table(r["by_type"], names, lambda t: t)
+    if not r["by_category"]:
+        return [*out, "", "No LoCoMo categories in these queries."]
+    out += ["", "## LoCoMo categories (MRR@10)", "",
+            f"Category {ADVERSARIAL} (adversarial) is not in the overall mean.", ""]  # fmt: skip
+    return out + _group_table(
+        r["by_category"], names, lambda c: f"{c} {LOCOMO_CATEGORIES.get(c, '')}".strip()
+    )
+
+
+def _group_table(groups: dict[str, Any], names: list[str], label: Any) -> list[str]:
+    keys = list(groups)
+    out = ["| configuration | " + " | ".join(f"{label(k)} (n={groups[k]['n']})" for k in keys)
+           + " |", "|---" * (len(keys) + 1) + "|"]  # fmt: skip
+    for name in names:
+        cells = [_f(groups[k]["metrics"][name]["MRR@10"]) for k in keys]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _absent_md(absent: dict[str, Any]) -> list[str]:
+    out = ["", "## Absent queries", ""]
+    if not absent["n"]:
+        return [*out, "No absent queries."]
+    out += [f"Queries with nothing to find: {absent['n']}. What came back is information, "
+            "not quality; top scores are on each configuration's own scale.", "",
+            "| configuration | queries with hits | mean top score |", "|---|---|---|"]  # fmt: skip
+    for name, a in absent["configs"].items():
+        out.append(f"| {name} | {a['queries_with_hits']}/{absent['n']} | "
+                   f"{_f(a['mean_top_score'], 4)} |")  # fmt: skip
+    listed = [f"{q}: {v['configs_with_hits']}" for q, v in absent["queries"].items()]
+    more = f" (and {len(listed) - 40} more in results.json)" if len(listed) > 40 else ""
+    return [*out, "", f"Configurations returning hits, per query: {', '.join(listed[:40])}{more}."]
+
+
+def _compression_md(c: dict[str, Any] | None) -> list[str]:
+    if c is None:
+        return ["", "## Compression", "", "No compression.jsonl: compression not reported."]
+    out = ["", "## Compression", "", f"{c['exchanges']} exchanges; total ratio "
+           f"{_f(c['total_ratio'], 1)}x (all verbatim tokens / all distilled tokens).", "",
+           "| tokens per exchange | mean | median | p90 |", "|---|---|---|---|"]  # fmt: skip
+    labels = {"verbatim_tokens": "verbatim", "distilled_tokens": "distilled",
+              "ratio": "verbatim / distilled"}  # fmt: skip
+    for key, label in labels.items():
+        if (s := c[key]) is not None:
+            out.append(f"| {label} | {_f(s['mean'], 1)} | {_f(s['median'], 1)} | "
+                       f"{_f(s['p90'], 1)} |")  # fmt: skip
+    if c["without_distilled_tokens"]:
+        out.append(f"\n{c['without_distilled_tokens']} exchanges have no distilled tokens "
+                   "(no ratio; counted in the totals).")  # fmt: skip
+    return out
+
+
+def _judgments_md(j: dict[str, Any]) -> list[str]:
+    out = ["", "## Judgments", "", "Scored with `qrels.txt`."]
+    for name, f in j["files"].items():
+        grades = ", ".join(f"grade {g}: {n}" for g, n in f["grades"].items())
+        out.append(f"- `{name}`: {f['judgments']} judgments over {f['queries']} queries "
+                   f"({grades})")  # fmt: skip
+    if not j["llm"]:
+        return [*out, "", "No LLM grader agreement (no grades.json, or no `agreement` in it)."]
+    for key, value in j["llm"].items():
+        out.append(f"- {key}: `{json.dumps(_finite(value), ensure_ascii=False)}`")
+    return out
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if math.isfinite(value) else ("∞" if value > 0 else "-∞")
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None else ("<0.001" if value < 0.001 else f"{value:.3f}")
+
+
+# --- plots -----------------------------------------------------------------------------
+
+
+def _plots(r: dict[str, Any], out_dir: Path) -> list[str]:
+    """PNG files written; Agg canvases on Figure objects, so no global pyplot state."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    written: list[str] = []
+
+    def save(fig: Figure, name: str) -> None:
+        FigureCanvasAgg(fig)
+        fig.savefig(out_dir / name, dpi=110, bbox_inches="tight")
+        written.append(name)
+
+    rows = r["configurations"]
+    fig = Figure(figsize=(7, 1.2 + 0.32 * len(rows)))
+    ax = fig.add_subplot()
+    means = [c["mrr_ci"]["mean"] for c in rows]
+    errors = [[m - c["mrr_ci"]["low"] for m, c in zip(means, rows, strict=True)],
+              [c["mrr_ci"]["high"] - m for m, c in zip(means, rows, strict=True)]]  # fmt: skip
+    ax.barh(range(len(rows)), means, xerr=errors, color="#4c72b0", capsize=3)
+    ax.set_yticks(range(len(rows)), [c["name"] for c in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("MRR@10 (95% CI)")
+    ax.set_xlim(0, 1)
+    save(fig, "mrr.png")
+
+    bars = _layer_bars(rows)
+    if bars:
+        fig = Figure(figsize=(7, 1.2 + 0.32 * len(bars)))
+        ax = fig.add_subplot()
+        colors = {"verbatim": "#4c72b0", "distilled": "#dd8452", "cross-layer": "#55a868"}
+        for y, (_, kind, _, mrr) in enumerate(bars):
+            ax.barh(y, mrr, color=colors[kind], label=kind)
+            ax.text(mrr + 0.01, y, f"{mrr:.3f}", va="center", fontsize=8)
+        ax.set_yticks(range(len(bars)), [f"{g}: {n}" for g, _, n, _ in bars])
+        ax.invert_yaxis()
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_xlabel("MRR@10")
+        ax.set_xlim(0, 1.1)
+        save(fig, "layers.png")
+
+    compression = r["compression"]
+    if compression and compression["ratios"]:
+        ratios = np.asarray(compression["ratios"])
+        fig = Figure(figsize=(7, 4))
+        ax = fig.add_subplot()
+        low, high = float(ratios.min()), float(ratios.max())
+        wide = high > 10 * low  # a log axis only pays when ratios span a decade
+        bins = list(np.geomspace(low, high, 30)) if wide else 20
+        ax.hist(ratios, bins=bins, color="#4c72b0")
+        if wide:
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.axvline(float(np.median(ratios)), color="#c44e52", label="median")
+        if compression["total_ratio"]:
+            ax.axvline(compression["total_ratio"], color="#55a868", ls="--", label="total")
+        ax.set_xlabel("verbatim / distilled tokens per exchange")
+        ax.set_ylabel("exchanges")
+        ax.legend()
+        save(fig, "compression.png")
+    return written
+
+
+def _layer_bars(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
+    """(group, kind, config, MRR@10): per engine the best verbatim and distilled
+    configuration side by side, then every cross-layer one."""
+    best: dict[str, dict[str, Any]] = {}
+    for c in rows:  # rows are sorted by MRR@10, so the first of a mode is its best
+        best.setdefault(c["mode"], c)
+    bars = []
+    for engine in ("bm25", "vector"):
+        for kind in ("verbatim", "distilled"):
+            if (one := best.get(f"{kind}-{engine}")) is not None:
+                bars.append((engine, kind, one["name"], one["metrics"]["MRR@10"]))
+    for c in rows:
+        if is_cross_layer(c["name"]):
+            bars.append(("cross", "cross-layer", c["name"], c["metrics"]["MRR@10"]))
+    return bars
