@@ -51,9 +51,30 @@ def run(
     embedder: Annotated[
         str | None, typer.Option("--embedder", help="onnx (default) or sentence-transformers.")
     ] = None,
+    grader: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grader",
+            help="An LLM grader for unlabelled queries, MODEL@BASE_URL (any OpenAI-compatible "
+            "server); repeatable: grades are then a majority vote.",
+        ),
+    ] = None,
+    grader_key_env: Annotated[
+        str, typer.Option("--grader-key-env", help="Variable holding the graders' API key.")
+    ] = "OPENAI_API_KEY",
+    pool_depth: Annotated[
+        int, typer.Option("--pool-depth", help="Each configuration's top N are graded.")
+    ] = 10,
+    grade_concurrency: Annotated[
+        int, typer.Option("--grade-concurrency", help="Grading requests at once.")
+    ] = 4,
+    grades_cache: Annotated[
+        Path | None,
+        typer.Option("--grades-cache", help="SQLite file of cached grades (default: runs folder)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest the corpus, run every configuration of the grid, write the runs folder."""
+    """Ingest the corpus, run every configuration of the grid, judge, write the runs folder."""
     from memdistill.eval.runs import grid, run_eval
     from memdistill.retrieve.fusion import FUSIONS
     from memdistill.retrieve.modes import MODES, layers_of
@@ -62,9 +83,12 @@ def run(
         for m in mode or []:
             layers_of(m)  # an unknown mode fails before any work
         configs = grid(mode or MODES, fusion or FUSIONS)
+        graders = [_grader(spec, grader_key_env) for spec in grader or []]
         config = run_eval(
             corpus, runs_out, queries_path=queries, configs=configs, store=store,
-            embedder=embedder, progress=None if as_json else _progress(len(configs)),
+            embedder=embedder, graders=graders, pool_depth=pool_depth,
+            grade_concurrency=grade_concurrency, grades_cache=grades_cache,
+            progress=None if as_json else _progress(len(configs)),
         )  # fmt: skip
         if as_json:
             from memdistill.cli.render import emit_json
@@ -77,6 +101,20 @@ def run(
             )
 
 
+def _grader(spec: str, key_env: str) -> Any:
+    from memdistill.errors import ConfigError
+    from memdistill.eval.graders import LLMGrader
+    from memdistill.llm import Endpoint
+
+    model, at, base_url = spec.rpartition("@")
+    if not at or not model or not base_url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"--grader takes MODEL@BASE_URL, e.g. gpt-4o-mini@https://api.openai.com/v1 "
+            f"or qwen2.5:7b@http://localhost:11434/v1, not {spec!r}"
+        )
+    return LLMGrader(spec, Endpoint(base_url=base_url, model=model, api_key_env=key_env))
+
+
 def _progress(total_configs: int) -> Any:
     from rich.console import Console
 
@@ -84,9 +122,14 @@ def _progress(total_configs: int) -> Any:
     state = {"done": 0}
 
     def update(name: str, done: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if name == "grading":
+            if done == total or done % 10 == 0:
+                console.print(f"grading: {done}/{total} judgments")
+            return
         state["done"] += 1
-        if sys.stderr.isatty():
-            console.print(f"[{state['done']}/{total_configs}] {name}  ({done}/{total} searches)")
+        console.print(f"[{state['done']}/{total_configs}] {name}  ({done}/{total} searches)")
 
     return update
 

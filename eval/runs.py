@@ -28,8 +28,10 @@ from memdistill.retrieve.retriever import Retriever
 from memdistill.store.read import Filters
 
 from .datasets import Notes, Query, is_locomo, load_queries, locomo_queries
+from .graders import GradeCache, LabelGrader, Pair, PairGrader, agreement, consensus, grade_pool
 
 RUN_DEPTH = 100
+POOL_DEPTH = 10  # LLM graders judge each configuration's top 10 for unlabelled queries
 _SPACE = re.compile(r"\s")
 
 
@@ -77,9 +79,13 @@ def run_eval(
     configs: Sequence[Config] | None = None,
     store: Path | None = None,
     embedder: str | None = None,
+    graders: Sequence[PairGrader] = (),
+    pool_depth: int = POOL_DEPTH,
+    grade_concurrency: int = 4,
+    grades_cache: Path | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Ingest the corpus (incrementally), run every configuration, write the runs folder."""
+    """Ingest the corpus (incrementally), run every configuration, judge, write the folder."""
     runs_out.mkdir(parents=True, exist_ok=True)
     (runs_out / "runs").mkdir(exist_ok=True)
     queries, notes = _queries(corpus, queries_path)
@@ -87,30 +93,39 @@ def run_eval(
     store_path = store or runs_out / "store"
     with Memory.open(store_path, embedder=embedder) as memory:
         report = memory.ingest(list(corpus))
-        if report.exchanges_added + report.exchanges_updated + report.exchanges_skipped == 0:
-            raise ConfigError(f"the corpus gave no exchanges ({report.problems[:3]}); "
+        if memory.stats().exchanges == 0:
+            problems = "; ".join(str(p) for p in report.problems[:3]) or "no chat logs found"
+            raise ConfigError(f"the corpus gave no exchanges ({problems}); "
                               "check the paths given to --corpus")  # fmt: skip
         exchange_of = _exchange_docids(memory)
-        judged, unknown = _write_qrels(runs_out, queries, exchange_of)
-        for qid, message_id in unknown:
-            notes.dropped.append({"qid": qid, "id": message_id, "why": "no such message"})
-        # Unlabelled queries need LLM graders; without them they cannot be scored.
-        unjudged = [q for q in queries if q.relevant is None]
-        for q in unjudged:
-            notes.dropped.append({"qid": q.qid, "id": "", "why": "no labels to judge it by"})
-        run_queries = [q for q in queries if q.relevant is not None]
-        _write_jsonl(runs_out / "queries.jsonl", [q.as_json() for q in run_queries])
+        labels = _label_qrels(queries, exchange_of, notes)
+        if not graders:  # unlabelled queries need LLM graders: without them, no score
+            for q in queries:
+                if q.relevant is None:
+                    notes.dropped.append({"qid": q.qid, "id": "", "why": "no labels, no graders"})
+            queries = [q for q in queries if q.relevant is not None]
+        _write_jsonl(runs_out / "queries.jsonl", [q.as_json() for q in queries])
         retriever = Retriever(memory.store, memory.tenant, memory.indexes, memory.embedder)
-        total = len(configs) * len(run_queries)
-        done = 0
-        for config in configs:
-            latency = _run_one(retriever, config, run_queries, runs_out / "runs")
-            done += len(run_queries)
+        total = len(configs) * len(queries)
+        pools: dict[str, set[str]] = {}
+        for n, config in enumerate(configs, start=1):
+            latency, tops = _run_one(retriever, config, queries, runs_out / "runs", pool_depth)
+            for qid, docids in tops.items():
+                pools.setdefault(qid, set()).update(docids)
             if progress:
-                progress(config.name, done, total)
+                progress(config.name, n * len(queries), total)
             meta = {**asdict(config), "name": config.name,
                     "embedder": memory.embedder_name, "latency_ms": latency}  # fmt: skip
             (runs_out / "runs" / f"{config.name}.json").write_text(json.dumps(meta, indent=1))
+        judged = {q.qid for q in queries if q.relevant is not None}
+        llm = {}
+        if graders:
+            unlabelled = [q for q in queries if q.relevant is None]
+            llm = _llm_qrels(memory, unlabelled, pools, graders, runs_out, grades_cache,
+                             grade_concurrency, pool_depth, progress)  # fmt: skip
+            judged |= {qid for qid, _ in llm}
+        _write_qrels(runs_out / "qrels-labels.txt", labels)
+        _write_qrels(runs_out / "qrels.txt", {**labels, **llm})
         _write_compression(memory, runs_out / "compression.jsonl")
         embedder_id = memory.store.get_meta("embedder")
     (runs_out / "notes.json").write_text(json.dumps(notes.as_json(), indent=1))
@@ -123,10 +138,12 @@ def run_eval(
         "run_depth": RUN_DEPTH,
         "embedder": embedder_id,
         "distiller": "offline",
+        "graders": [g.name for g in graders],
+        "pool_depth": pool_depth if graders else None,
         "memdistill_version": __version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "queries_run": len(run_queries),
-        "queries_judged": judged,
+        "queries_run": len(queries),
+        "queries_judged": len(judged),
     }
     (runs_out / "config.json").write_text(json.dumps(config_json, indent=1))
     return config_json
@@ -162,36 +179,84 @@ def _exchange_docids(memory: Memory) -> dict[str, list[str]]:
     return mapping
 
 
-def _write_qrels(
-    runs_out: Path, queries: list[Query], exchange_of: dict[str, list[str]]
-) -> tuple[int, list[tuple[str, str]]]:
-    """qrels-labels.txt and qrels.txt; an exchange's grade is its best message's grade."""
-    lines: list[str] = []
-    unknown: list[tuple[str, str]] = []
-    judged = 0
+Qrels = dict[tuple[str, str], int]  # (qid, docid) -> grade
+
+
+def _label_qrels(queries: list[Query], exchange_of: dict[str, list[str]], notes: Notes) -> Qrels:
+    """The label grader: an exchange's grade is its best message's grade."""
+    grader = LabelGrader(lambda message_id: exchange_of.get(message_id))
+    qrels: Qrels = {}
     for query in queries:
-        if not query.relevant:
-            judged += query.relevant is not None
-            continue
-        grades: dict[str, int] = {}
-        for message_id, grade in query.relevant.items():
-            targets = exchange_of.get(message_id)
-            if not targets:
-                unknown.append((query.qid, message_id))
-            for target in targets or []:
-                grades[target] = max(grade, grades.get(target, 0))
-        judged += 1
-        lines += [f"{query.qid} 0 {doc} {grade}" for doc, grade in sorted(grades.items())]
-    text = "".join(line + "\n" for line in lines)
-    (runs_out / "qrels-labels.txt").write_text(text)
-    (runs_out / "qrels.txt").write_text(text)
-    return judged, unknown
+        grades, unknown = grader.judge(query.relevant or {})
+        qrels.update({(query.qid, doc): grade for doc, grade in grades.items()})
+        notes.dropped += [{"qid": query.qid, "id": m, "why": "no such message"} for m in unknown]
+    return qrels
+
+
+def _llm_qrels(
+    memory: Memory,
+    queries: list[Query],
+    pools: dict[str, set[str]],
+    graders: Sequence[PairGrader],
+    runs_out: Path,
+    cache_path: Path | None,
+    concurrency: int,
+    pool_depth: int,
+    progress: Progress | None,
+) -> Qrels:
+    """Pooled (query, verbatim exchange) pairs graded by every grader; majority consensus."""
+    rows = _docid_rows(memory)
+    pairs = []
+    for query in queries:
+        for doc in sorted(pools.get(query.qid, ())):
+            text = memory.verbatim(rows[doc])
+            pairs.append(Pair(query.qid, doc, query.query, text))
+    with GradeCache(cache_path or runs_out / "grades.sqlite") as cache:
+        tick = (lambda done, total: progress("grading", done, total)) if progress else None
+        pool = grade_pool(pairs, graders, cache, concurrency=concurrency, progress=tick)
+    qrels: Qrels = {}
+    judged_pairs = []
+    for (qid, doc), grades in sorted(pool.grades.items()):
+        agreed = consensus(grades)
+        if agreed is not None:
+            qrels[qid, doc] = agreed
+        judged_pairs.append({"qid": qid, "docid": doc, "grades": grades, "consensus": agreed})
+    summary = {
+        "graders": [
+            {"name": g.name, "model": g.model, "prompt_version": getattr(g, "prompt_version", None)}
+            for g in graders
+        ],
+        "agreement": agreement(pool.grades, [g.name for g in graders]).as_json(),
+        "calls": pool.calls,
+        "cached": pool.cached,
+        "ungraded": pool.ungraded,
+        "pool_depth": pool_depth,
+        "pairs": judged_pairs,
+    }
+    (runs_out / "grades.json").write_text(json.dumps(summary, indent=1))
+    _write_qrels(runs_out / "qrels-llm.txt", qrels)
+    return qrels
+
+
+def _docid_rows(memory: Memory) -> dict[str, int]:
+    return {
+        docid(external): row
+        for row, external in memory.store.db.execute(
+            "SELECT id, external_id FROM exchanges WHERE tenant = ?", [memory.tenant]
+        )
+    }
+
+
+def _write_qrels(path: Path, qrels: Qrels) -> None:
+    path.write_text("".join(f"{q} 0 {d} {g}\n" for (q, d), g in sorted(qrels.items())))
 
 
 def _run_one(
-    retriever: Retriever, config: Config, queries: list[Query], folder: Path
-) -> dict[str, float]:
+    retriever: Retriever, config: Config, queries: list[Query], folder: Path, pool_depth: int
+) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Writes the run file; returns latency per qid and each query's top docids (the pool)."""
     latency: dict[str, float] = {}
+    tops: dict[str, list[str]] = {}
     lines: list[str] = []
     for query in queries:
         t0 = time.perf_counter()
@@ -206,8 +271,10 @@ def _run_one(
         for rank, hit in enumerate(hits, start=1):
             doc = docid(hit.source_message_ids[0])
             lines.append(f"{query.qid} Q0 {doc} {rank} {hit.score:.6f} {config.name}")
+            if rank <= pool_depth:
+                tops.setdefault(query.qid, []).append(doc)
     (folder / f"{config.name}.trec").write_text("".join(line + "\n" for line in lines))
-    return latency
+    return latency, tops
 
 
 def _write_compression(memory: Memory, path: Path) -> None:

