@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from memdistill.errors import MemdistillError, QueryError
+from memdistill.retrieve.fusion import DEFAULT_FUSION
+from memdistill.retrieve.modes import DEFAULT_MODE
 
 app = typer.Typer(
     name="memdistill",
@@ -154,10 +156,10 @@ def search(
                 "distilled-hybrid, or layers joined by '+'; 'all' fuses all four."
             ),
         ),
-    ] = "verbatim-bm25+distilled-vector",
+    ] = DEFAULT_MODE,
     fusion: Annotated[
-        str, typer.Option("--fusion", help="rrf (default), combmnz or convex.")
-    ] = "rrf",
+        str, typer.Option("--fusion", help="combmnz (default), rrf, or convex.")
+    ] = DEFAULT_FUSION,
     weights: Annotated[
         str | None, typer.Option("--weights", help="Convex weights, one per layer: 0.7,0.3.")
     ] = None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,12 +86,13 @@ def run(
             layers_of(m)  # an unknown mode fails before any work
         configs = grid(mode or MODES, fusion or FUSIONS)
         graders = [_grader(spec, grader_key_env) for spec in grader or []]
-        config = run_eval(
-            corpus, runs_out, queries_path=queries, configs=configs, store=store,
-            embedder=embedder, graders=graders, pool_depth=pool_depth,
-            grade_concurrency=grade_concurrency, grades_cache=grades_cache,
-            progress=None if as_json else _progress(len(configs)),
-        )  # fmt: skip
+        with _bars(not as_json and sys.stderr.isatty()) as progress:
+            config = run_eval(
+                corpus, runs_out, queries_path=queries, configs=configs, store=store,
+                embedder=embedder, graders=graders, pool_depth=pool_depth,
+                grade_concurrency=grade_concurrency, grades_cache=grades_cache,
+                progress=progress,
+            )  # fmt: skip
         if as_json:
             from memdistill.cli.render import emit_json
 
@@ -115,23 +118,28 @@ def _grader(spec: str, key_env: str) -> Any:
     return LLMGrader(spec, Endpoint(base_url=base_url, model=model, api_key_env=key_env))
 
 
-def _progress(total_configs: int) -> Any:
+@contextmanager
+def _bars(enabled: bool) -> Iterator[Any]:
+    """Rich progress bars for the searches and the grading; None when not on a terminal."""
+    if not enabled:
+        yield None
+        return
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
-    state = {"done": 0}
+    columns = (TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=Console(stderr=True)) as bars:
+        tasks: dict[str, Any] = {}
 
-    def update(name: str, done: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if name == "grading":
-            if done == total or done % 10 == 0:
-                console.print(f"grading: {done}/{total} judgments")
-            return
-        state["done"] += 1
-        console.print(f"[{state['done']}/{total_configs}] {name}  ({done}/{total} searches)")
+        def update(stage: str, done: int, total: int) -> None:
+            key = "grading" if stage == "grading" else "searches"
+            if key not in tasks:
+                tasks[key] = bars.add_task(key, total=total)
+            label = "grading (judgments)" if key == "grading" else f"searches: {stage}"
+            bars.update(tasks[key], completed=done, total=total, description=label)
 
-    return update
+        yield update
 
 
 @eval_app.command("report")

@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from memdistill.retrieve.fusion import DEFAULT_FUSION
+from memdistill.retrieve.modes import DEFAULT_MODE
+
 from .datasets import LOCOMO_CATEGORIES
 from .metrics import (
     ADVERSARIAL,
@@ -37,7 +40,6 @@ from .metrics import (
 from .stats import choose_baseline, compare_all, is_cross_layer, is_verbatim, mode_of, t_interval
 
 DISTILLED_GOAL = 0.96  # distilled-vector MRR >= 96% of the best verbatim mode (issue 3)
-DEFAULT_MODE = "verbatim-bm25+distilled-vector"
 
 
 def build_report(
@@ -122,7 +124,7 @@ def _goals(mrr: dict[str, float], configurations: list[dict[str, Any]]) -> dict[
 
     distilled = [c for c in configurations if c["mode"] == "distilled-vector"]
     default = [c for c in configurations
-               if c["mode"] == DEFAULT_MODE and c["fusion"] in ("rrf", None)]  # fmt: skip
+               if c["mode"] == DEFAULT_MODE and c["fusion"] in (DEFAULT_FUSION, None)]  # fmt: skip
     return {
         "best_verbatim": {"config": best, "mrr": target},
         "distilled_vector": [

@@ -22,7 +22,7 @@ from typing import Any
 from memdistill import __version__
 from memdistill.api import Memory
 from memdistill.errors import ConfigError
-from memdistill.retrieve.fusion import FUSIONS
+from memdistill.retrieve.fusion import DEFAULT_FUSION, FUSIONS
 from memdistill.retrieve.modes import MODES, layers_of
 from memdistill.retrieve.retriever import Retriever
 from memdistill.store.read import Filters
@@ -264,7 +264,7 @@ def _run_one(
             query.query,
             k=config.k,
             mode=config.mode,
-            fusion=config.fusion or "rrf",
+            fusion=config.fusion or DEFAULT_FUSION,
             filters=Filters(project=query.project),
         )
         latency[query.qid] = round((time.perf_counter() - t0) * 1000, 3)

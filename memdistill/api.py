@@ -28,6 +28,7 @@ from memdistill.exchanges import render_verbatim
 from memdistill.index.layers import Indexes
 from memdistill.ingest import Ingestor, IngestReport, ProgressCallback
 from memdistill.models import Hit, Message
+from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 from memdistill.retrieve.retriever import Retriever
 from memdistill.store import read, summary
@@ -146,7 +147,7 @@ class Memory:
         *,
         k: int = 10,
         mode: str = DEFAULT_MODE,
-        fusion: str = "rrf",
+        fusion: str = DEFAULT_FUSION,
         weights: Sequence[float] | None = None,
         project: str | None = None,
         conversation: str | None = None,

@@ -21,6 +21,7 @@ from memdistill.errors import FormatError, MemdistillError
 from memdistill.exchanges import content_hash, render_verbatim, split_exchanges
 from memdistill.index.layers import Indexes
 from memdistill.models import Exchange, Problem
+from memdistill.native_memory import pin_mmap_threshold
 from memdistill.sources import detect_parser, get_parser
 from memdistill.store.read import existing_exchanges, source_hash
 from memdistill.store.store import Store
@@ -114,10 +115,12 @@ class Ingestor:
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
         started = time.perf_counter()
+        pin_mmap_threshold()  # an ingest's peak memory is mostly heap fragmentation otherwise
         report = IngestReport()
         files = list(expand_paths(paths, report))
-        total = sum(size for _, size, _ in files)
-        done_bytes = 0
+        self._total_bytes = sum(size for _, size, _ in files)
+        self._bytes_done = 0  # of files whose exchanges are all committed (or need none)
+        self._on_progress = on_progress
         self._pending: list[_Work] = []
         self._open_files: list[_OpenFile] = []
         self._enqueued = self._committed = 0
@@ -125,13 +128,13 @@ class Ingestor:
         self._dirty = False
         for path, size, named in files:
             report.files += 1
-            self._ingest_file(path, fmt, project, report, named)
-            done_bytes += size
-            if on_progress:
-                on_progress(Progress(done_bytes, total, self._committed, path.name))
+            self._current = path.name
+            if not self._ingest_file(path, fmt, project, report, named):
+                self._bytes_done += size
+            self._tick()
         self._flush(report)
-        if on_progress:
-            on_progress(Progress(total, total, self._committed, ""))
+        self._current = ""
+        self._tick()
         if self._dirty:
             self._save(report)
         report.time("total", time.perf_counter() - started)
@@ -139,18 +142,19 @@ class Ingestor:
 
     def _ingest_file(
         self, path: Path, fmt: str | None, project: str | None, report: IngestReport, named: bool
-    ) -> None:
+    ) -> bool:
+        """Parse a file and queue its new exchanges; False when it needs no more work."""
         key = str(path.resolve())
         try:
             data = path.read_bytes()
         except OSError as exc:
             report.files_failed += 1
             report.problems.append(Problem(str(path), None, f"cannot read the file: {exc}"))
-            return
+            return False
         sha256 = hashlib.sha256(data).hexdigest()
         if source_hash(self.store.db, self.tenant, key) == sha256:
             report.files_unchanged += 1
-            return
+            return False
         t0 = time.perf_counter()
         try:
             parser = get_parser(fmt) if fmt else detect_parser(path)
@@ -160,13 +164,13 @@ class Ingestor:
                 report.problems.append(Problem(str(path), exc.line, _reason(exc)))
             else:  # a folder holds other files too; only a file you named must be a chat log
                 report.files_skipped += 1
-            return
+            return False
         try:
             conversations = list(parser.parse(path, report.problems.append))
         except (FormatError, UnicodeDecodeError) as exc:
             report.files_failed += 1
             report.problems.append(Problem(str(path), getattr(exc, "line", None), _reason(exc)))
-            return
+            return False
         report.time("parse", time.perf_counter() - t0)
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         for conversation in conversations:
@@ -199,6 +203,7 @@ class Ingestor:
             _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued)
         )
         self._close_finished_files()
+        return True
 
     def _flush(self, report: IngestReport) -> None:
         batch, self._pending = self._pending, []
@@ -209,6 +214,7 @@ class Ingestor:
             if time.perf_counter() - self._last_save > SAVE_EVERY_SECONDS:
                 self._save(report)
         self._close_finished_files()
+        self._tick()
 
     def _write(self, batch: list[_Work], report: IngestReport) -> None:
         exchanges = [w.exchange for w in batch]
@@ -266,9 +272,16 @@ class Ingestor:
         for file in self._open_files:
             if file.last_item <= self._committed:
                 mark_source_done(self.store, file.source_row, file.fmt, file.size, file.sha256)
+                self._bytes_done += file.size
             else:
                 still_open.append(file)
         self._open_files = still_open
+
+    def _tick(self) -> None:
+        if self._on_progress:
+            self._on_progress(
+                Progress(self._bytes_done, self._total_bytes, self._committed, self._current)
+            )
 
     def _save(self, report: IngestReport) -> None:
         t0 = time.perf_counter()

@@ -26,6 +26,15 @@ INDEXED_KINDS: frozenset[str] = frozenset(
     {"prompt", "text", "thinking", "tool_call", "tool_result"}
 )
 
+# The four searchable layers: (verbatim | distilled) text x (BM25 | vector) engine.
+Layer = Literal["verbatim-bm25", "verbatim-vector", "distilled-bm25", "distilled-vector"]
+LAYERS: tuple[Layer, ...] = (
+    "verbatim-bm25",
+    "verbatim-vector",
+    "distilled-bm25",
+    "distilled-vector",
+)
+
 FileAction = Literal["read", "edited", "created", "referenced"]
 RoomType = Literal["file", "concept", "workflow"]
 

@@ -43,7 +43,7 @@ QUERIES = [
     {"qid": "q4", "query": "nothing", "type": "absent", "absent": True, "category": None},
     {"qid": "q5", "query": "five", "type": "decision", "absent": False, "category": None},
 ]
-A, B, C = "verbatim-bm25", "distilled-vector", "verbatim-bm25+distilled-vector.rrf"
+A, B, C = "verbatim-bm25", "distilled-vector", "verbatim-bm25+distilled-vector.combmnz"
 RUNS = {
     # q5 missing: scores 0 and still counts.
     A: {"q1": ["d9", "d2", "d1"], "q2": ["d3"], "q3": ["x1", "x2", "x3", "x4", "x5", "d4"],

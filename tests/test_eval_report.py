@@ -38,7 +38,7 @@ def test_full_report(tmp_path: Path) -> None:
     assert [r["name"] for r in rows] == [C, B, A]  # by MRR@10: .875, .625, .4167
     assert rows[0]["metrics"]["MRR@10"] == pytest.approx(0.875)
     assert rows[0]["mrr_ci"]["high"] == 1.0
-    assert rows[0]["fusion"] == "rrf" and rows[2]["fusion"] is None
+    assert rows[0]["fusion"] == "combmnz" and rows[2]["fusion"] is None
     # latency 10..50 ms: p50 = 30; p95 at position 3.8 of 4 -> 40 + 0.8 * 10
     assert rows[0]["latency_ms"] == {"p50": 30.0, "p95": pytest.approx(48.0), "n": 5}
 

@@ -13,7 +13,6 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -23,13 +22,6 @@ from memdistill.index.vectors import VectorIndex
 from memdistill.store.read import IndexRow, changed_since
 from memdistill.store.store import Store
 
-Layer = Literal["verbatim-bm25", "verbatim-vector", "distilled-bm25", "distilled-vector"]
-LAYERS: tuple[Layer, ...] = (
-    "verbatim-bm25",
-    "verbatim-vector",
-    "distilled-bm25",
-    "distilled-vector",
-)
 MANIFEST_FORMAT = 1
 
 

@@ -14,10 +14,13 @@ Ranked = list[tuple[int, float]]  # (id, score), best first
 
 RRF_K = 60
 FUSIONS = ("rrf", "combmnz", "convex")
+# CombMNZ, as in the published work, rather than RRF: the evaluation harness measured it
+# ahead for the default cross-layer mode on both corpora we have (docs/evaluation.md).
+DEFAULT_FUSION = "combmnz"
 
 
 def fuse(
-    lists: Sequence[Ranked], method: str = "rrf", weights: Sequence[float] | None = None
+    lists: Sequence[Ranked], method: str = DEFAULT_FUSION, weights: Sequence[float] | None = None
 ) -> Ranked:
     if method == "rrf":
         return rrf(lists)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import cast
 
 from memdistill.errors import QueryError
-from memdistill.index.layers import LAYERS, Layer
+from memdistill.models import LAYERS, Layer
 
 DEFAULT_MODE = "verbatim-bm25+distilled-vector"
 

@@ -10,7 +10,7 @@ from memdistill.embed.base import Embedder
 from memdistill.errors import QueryError
 from memdistill.index.layers import Indexes
 from memdistill.models import Hit
-from memdistill.retrieve.fusion import Ranked, fuse
+from memdistill.retrieve.fusion import DEFAULT_FUSION, Ranked, fuse
 from memdistill.retrieve.modes import DEFAULT_MODE, layers_of
 from memdistill.store.read import Filters, allowed_ids, memories
 from memdistill.store.store import Store
@@ -32,7 +32,7 @@ class Retriever:
         *,
         k: int = 10,
         mode: str = DEFAULT_MODE,
-        fusion: str = "rrf",
+        fusion: str = DEFAULT_FUSION,
         weights: Sequence[float] | None = None,
         filters: Filters | None = None,
     ) -> list[Hit]:
