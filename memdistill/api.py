@@ -18,12 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from memdistill.config import DEFAULT_TENANT, resolve_store_path
+from memdistill.config import DEFAULT_TENANT, check_tenant, resolve_store_path, tenant_folder
 from memdistill.distill import get_distiller
 from memdistill.distill.base import Distiller
 from memdistill.embed import DEFAULT_EMBEDDER, get_embedder
 from memdistill.embed.base import Embedder
-from memdistill.errors import EmbedderMismatchError, NotFoundError
+from memdistill.errors import NotFoundError
 from memdistill.exchanges import render_verbatim
 from memdistill.index.layers import Indexes
 from memdistill.ingest import Ingestor, IngestReport, ProgressCallback
@@ -40,7 +40,7 @@ from memdistill.store.summary import RoomInfo, Stats
 class Memory:
     def __init__(self, store: Store, *, tenant: str, embedder: str | None, distiller: str) -> None:
         self.store = store
-        self.tenant = tenant
+        self.tenant = check_tenant(tenant)
         recorded = store.get_meta("embedder_backend")
         self.embedder_name = embedder or recorded or DEFAULT_EMBEDDER
         self.distiller_name = distiller
@@ -87,14 +87,7 @@ class Memory:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             embedder = get_embedder(self.embedder_name)
-            recorded = self.store.get_meta("embedder")
-            if recorded is not None and recorded != embedder.model_id:
-                raise EmbedderMismatchError(
-                    f"this store's vectors were made by {recorded!r}, not "
-                    f"{embedder.model_id!r} ({self.embedder_name}); open it with the same "
-                    f"embedder, or run `memdistill reindex --embedder {self.embedder_name}` "
-                    "to re-embed everything"
-                )
+            self.store.require_embedder(embedder.model_id, self.embedder_name)
             self._embedder = embedder
         return self._embedder
 
@@ -110,13 +103,15 @@ class Memory:
         with self._lock:
             if self._indexes is None:
                 embedder = self.embedder
-                self._indexes = Indexes.open(
-                    self.store.index_folder / self.tenant, embedder.model_id, embedder.dim
-                )
+                self._indexes = Indexes.open(self._index_folder, embedder.model_id, embedder.dim)
             indexes = self._indexes
         if indexes.catch_up(self.store, self.tenant):
-            indexes.save()
+            indexes.save(wait=False)  # spare the next process the catch-up, if free to
         return indexes
+
+    @property
+    def _index_folder(self) -> Path:
+        return self.store.index_folder / tenant_folder(self.tenant)
 
     # the API -------------------------------------------------------------------------------
 
@@ -177,8 +172,8 @@ class Memory:
         return render_verbatim(self.drill_down(hit))
 
     def get(self, exchange_id: int) -> Hit:
-        hit = read.memories(self.store.db, [exchange_id]).get(exchange_id)
-        if hit is None or not self._owns(exchange_id):
+        hit = read.hits_for(self.store.db, self.tenant, [exchange_id]).get(exchange_id)
+        if hit is None:
             raise NotFoundError(f"no exchange {exchange_id} in this store")
         return hit
 
@@ -190,7 +185,7 @@ class Memory:
         ids = summary.room_exchanges(self.store.db, self.tenant, key, project)
         if not ids:
             raise NotFoundError(f"no room {key!r}; `memdistill rooms` lists the rooms")
-        hits = read.memories(self.store.db, ids)
+        hits = read.hits_for(self.store.db, self.tenant, ids)
         return [hits[i] for i in ids if i in hits]
 
     def stats(self) -> Stats:
@@ -207,7 +202,9 @@ class Memory:
                 if self.store.get_meta("embedder") != self._embedder.model_id:
                     reembed(self.store, self._embedder, embedder)
             self._indexes = None
-            shutil.rmtree(self.store.index_folder, ignore_errors=True)
+            # Other tenants' indexes name the old model in their manifests: they rebuild
+            # themselves when next opened.
+            shutil.rmtree(self._index_folder, ignore_errors=True)
         indexes = self.indexes  # rebuilt from generation 0
         indexes.save()
         return len(indexes)

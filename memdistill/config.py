@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
+
+from memdistill.errors import ConfigError
 
 HOME_ENV = "MEMDISTILL_HOME"
 DEFAULT_TENANT = "default"
@@ -21,3 +25,22 @@ def default_store_path() -> Path:
 
 def resolve_store_path(store: str | Path | None) -> Path:
     return Path(store).expanduser() if store else default_store_path()
+
+
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")
+
+
+def check_tenant(tenant: str) -> str:
+    """Tenant names become part of queries and of index folder names: keep them plain."""
+    if not _TENANT.fullmatch(tenant):
+        raise ConfigError(
+            f"tenant {tenant!r} is not a valid name: use 1-128 letters, digits and _ . @ + - "
+            "(starting with a letter or digit)"
+        )
+    return tenant
+
+
+def tenant_folder(tenant: str) -> str:
+    """The tenant's index folder name: a hash, so "Alice" and "alice" never share one on a
+    case-insensitive file system."""
+    return "t-" + hashlib.sha256(check_tenant(tenant).encode()).hexdigest()[:16]

@@ -30,6 +30,7 @@ from memdistill.store.write import (
     ensure_conversation,
     ensure_source,
     mark_source_done,
+    supersede_missing,
     write_loose_messages,
     write_records,
 )
@@ -51,6 +52,7 @@ class IngestReport:
     exchanges_added: int = 0
     exchanges_updated: int = 0
     exchanges_skipped: int = 0
+    exchanges_superseded: int = 0  # written from a file before, no longer in it (kept, inactive)
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
 
@@ -72,6 +74,7 @@ ProgressCallback = Callable[[Progress], None]
 @dataclass(slots=True)
 class _Work:
     conversation_row: int
+    source_row: int
     exchange: Exchange
     content_hash: str
     existing_id: int | None
@@ -84,6 +87,7 @@ class _OpenFile:
     size: int
     sha256: str
     last_item: int  # the file is done once this many work items are committed
+    seen: set[tuple[int, str]]  # its exchanges as parsed now; others it wrote are gone
 
 
 class Ingestor:
@@ -116,7 +120,7 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         pin_mmap_threshold()  # an ingest's peak memory is mostly heap fragmentation otherwise
-        report = IngestReport()
+        report = self._report = IngestReport()
         files = list(expand_paths(paths, report))
         self._total_bytes = sum(size for _, size, _ in files)
         self._bytes_done = 0  # of files whose exchanges are all committed (or need none)
@@ -173,6 +177,7 @@ class Ingestor:
             return False
         report.time("parse", time.perf_counter() - t0)
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
+        seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
         for conversation in conversations:
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
@@ -186,21 +191,26 @@ class Ingestor:
                         self.store, self.tenant, conversation.project, row, conversation.messages
                     )
                 continue
+            if any(work.conversation_row == row for work in self._pending):
+                # The same conversation came earlier in this run (two exports, a path named
+                # twice): commit that copy first, so this one compares against it.
+                self._flush(report)
             stored = existing_exchanges(self.store.db, row)
             for exchange in exchanges:
+                seen.add((row, exchange.source_id))
                 digest = content_hash(exchange.messages)
                 previous = stored.get(exchange.source_id)
                 if previous and previous[1] == digest:
                     report.exchanges_skipped += 1
                     continue
                 self._pending.append(
-                    _Work(row, exchange, digest, previous[0] if previous else None)
+                    _Work(row, source_row, exchange, digest, previous[0] if previous else None)
                 )
                 self._enqueued += 1
                 if len(self._pending) >= self.batch_size:
                     self._flush(report)
         self._open_files.append(
-            _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued)
+            _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued, seen)
         )
         self._close_finished_files()
         return True
@@ -233,6 +243,7 @@ class Ingestor:
         records = [
             ExchangeRecord(
                 conversation_row=work.conversation_row,
+                source_row=work.source_row,
                 exchange=work.exchange,
                 content_hash=work.content_hash,
                 distilled=memory,
@@ -271,6 +282,8 @@ class Ingestor:
         still_open = []
         for file in self._open_files:
             if file.last_item <= self._committed:
+                gone = supersede_missing(self.store, self.tenant, file.source_row, file.seen)
+                self._report.exchanges_superseded += gone
                 mark_source_done(self.store, file.source_row, file.fmt, file.size, file.sha256)
                 self._bytes_done += file.size
             else:
@@ -295,7 +308,16 @@ def expand_paths(
     paths: Iterable[str | Path], report: IngestReport
 ) -> Iterator[tuple[Path, int, bool]]:
     """(path, size, named on the command line) for files named directly and the
-    chat-log-looking files below folders, in sorted order."""
+    chat-log-looking files below folders, in sorted order, each file once."""
+    seen: set[Path] = set()
+    for path, size, named in _walk(paths, report):
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            yield path, size, named
+
+
+def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[Path, int, bool]]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():

@@ -174,10 +174,14 @@ def test_damaged_index_files_are_rebuilt_from_sqlite(tmp_path: Path) -> None:
     with Memory.open(tmp_path / "s") as memory:
         memory.ingest(write_generic(tmp_path / "a.jsonl"))
         expected = [h.exchange_id for h in memory.search("docker ci", k=5)]
-    folder = tmp_path / "s" / "index" / "default"
+    (folder,) = (tmp_path / "s" / "index").iterdir()  # the tenant's folder
     (folder / "distilled.faiss").write_bytes(b"garbage")
     with Memory.open(tmp_path / "s") as memory:
         assert [h.exchange_id for h in memory.search("docker ci", k=5)] == expected
+    (folder / "verbatim.faiss").unlink()  # lost, while the manifest still names it
+    with Memory.open(tmp_path / "s") as memory:
+        assert [h.exchange_id for h in memory.search("docker ci", k=5)] == expected
+        assert len(memory.indexes.vectors["verbatim"]) == len(EXCHANGES)
 
 
 def test_store_refuses_vectors_of_another_model(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """The four derived indexes of one tenant, kept in step with the store.
 
-Layout: `<store>/index/<tenant>/` holds `verbatim.bm25/`, `distilled.bm25/`,
-`verbatim.faiss`, `distilled.faiss` and `manifest.json`. The manifest records the store
-generation the indexes reflect; the index files are written before it, so after a crash
-the indexes are at least as new as the manifest says and catching up again is harmless
-(every add replaces).
+Layout: a folder per tenant holds `verbatim.bm25/`, `distilled.bm25/`, `verbatim.faiss`,
+`distilled.faiss` and `manifest.json`. The manifest records the store generation the
+indexes reflect and how many exchanges each layer holds; the index files are written
+before it, so after a crash the indexes are at least as new as the manifest says and
+catching up again is harmless (every add replaces). On open, a part that is missing,
+damaged, or disagrees with the manifest sends the indexes back to empty: they are rebuilt
+from SQLite. Saves happen under an inter-process file lock and never go backwards: a
+process that is behind what is on disk does not overwrite it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from memdistill.errors import StoreError
 from memdistill.index.bm25 import BM25Index
@@ -44,14 +49,24 @@ class Indexes:
             return indexes
         try:
             for layer in ("verbatim", "distilled"):
-                indexes.bm25[layer], _ = BM25Index.load(folder / f"{layer}.bm25")
+                indexes.bm25[layer], meta = BM25Index.load(folder / f"{layer}.bm25")
                 indexes.vectors[layer] = VectorIndex.load(folder / f"{layer}.faiss", dim)
+                if meta.get("generation", -1) < manifest["generation"]:
+                    raise StoreError(f"{layer}.bm25 is older than the manifest")
         except StoreError:
             return cls(folder, embedder_id, dim)  # derived data: rebuild from the store
-        indexes.generation = int(str(manifest["generation"]))
+        if manifest.get("counts") != indexes.counts():
+            return cls(folder, embedder_id, dim)  # a part was lost or is from another save
+        indexes.generation = int(manifest["generation"])
         return indexes
 
-    def _read_manifest(self) -> dict[str, object] | None:
+    def counts(self) -> dict[str, int]:
+        return {
+            **{f"{layer}-bm25": len(index) for layer, index in self.bm25.items()},
+            **{f"{layer}-vector": len(index) for layer, index in self.vectors.items()},
+        }
+
+    def _read_manifest(self) -> dict[str, Any] | None:
         try:
             manifest = json.loads((self.folder / "manifest.json").read_text())
         except (OSError, ValueError):
@@ -102,23 +117,34 @@ class Indexes:
             )
             self.vectors[layer].update(gone, [i for i, _ in pairs], matrix)
 
-    def save(self) -> None:
+    def save(self, *, wait: bool = True) -> bool:
+        """Write the indexes, unless the files on disk are already this new. With
+        `wait=False` (a search that caught up), give up at once if another process is
+        saving. Returns whether this call wrote them."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            for layer in ("verbatim", "distilled"):
-                self.bm25[layer].save(
-                    self.folder / f"{layer}.bm25", {"generation": self.generation}
-                )
-                self.vectors[layer].save(self.folder / f"{layer}.faiss")
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "generation": self.generation,
-                "embedder": self.embedder_id,
-                "dim": self.dim,
-            }
-            tmp = self.folder / "manifest.json.tmp"
-            tmp.write_text(json.dumps(manifest, indent=2))
-            os.replace(tmp, self.folder / "manifest.json")
+        lock = FileLock(self.folder / ".lock", timeout=-1 if wait else 0)
+        try:
+            with lock, self._lock:
+                on_disk = self._read_manifest()
+                if on_disk is not None and on_disk["generation"] >= self.generation:
+                    return False
+                for layer in ("verbatim", "distilled"):
+                    meta = {"generation": self.generation}
+                    self.bm25[layer].save(self.folder / f"{layer}.bm25", meta)
+                    self.vectors[layer].save(self.folder / f"{layer}.faiss")
+                manifest = {
+                    "format": MANIFEST_FORMAT,
+                    "generation": self.generation,
+                    "embedder": self.embedder_id,
+                    "dim": self.dim,
+                    "counts": self.counts(),
+                }
+                tmp = self.folder / "manifest.json.tmp"
+                tmp.write_text(json.dumps(manifest, indent=2))
+                os.replace(tmp, self.folder / "manifest.json")
+                return True
+        except Timeout:
+            return False
 
     def search_text(
         self, layer: str, query: str, k: int, allowed: np.ndarray | None

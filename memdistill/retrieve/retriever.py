@@ -12,7 +12,7 @@ from memdistill.index.layers import Indexes
 from memdistill.models import Hit
 from memdistill.retrieve.fusion import DEFAULT_FUSION, Ranked, fuse
 from memdistill.retrieve.modes import DEFAULT_MODE, layers_of
-from memdistill.store.read import Filters, allowed_ids, memories
+from memdistill.store.read import Filters, allowed_ids, hits_for
 from memdistill.store.store import Store
 
 # Each layer fetches this many times k candidates before fusion.
@@ -49,7 +49,7 @@ class Retriever:
         else:
             fused = fuse([ranked_lists[layer] for layer in layers], fusion, weights)
         top = fused[:k]
-        hits = memories(self.store.db, [doc for doc, _ in top])
+        hits = hits_for(self.store.db, self.tenant, [doc for doc, _ in top])
         ranks = {
             layer: {doc: rank for rank, (doc, _) in enumerate(ranked, start=1)}
             for layer, ranked in ranked_lists.items()

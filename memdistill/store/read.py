@@ -54,10 +54,12 @@ def allowed_ids(db: Database, tenant: str, filters: Filters) -> np.ndarray | Non
     if filters.file is not None:
         # A file matches by its whole path or by a trailing part of it (`app.py`, `src/app.py`).
         where.append(
-            "e.id IN (SELECT exchange_id FROM files_touched "
-            "WHERE path = ? OR path LIKE ? ESCAPE '\\')"
+            "e.id IN (SELECT exchange_id FROM files_touched WHERE tenant = ? "
+            "AND (path = ? OR path LIKE ? ESCAPE '\\' OR path LIKE ? ESCAPE '\\'))"
         )
-        params += [filters.file, "%/" + _escape_like(filters.file.lstrip("/"))]
+        tail = _escape_like(filters.file.lstrip("/\\"))
+        # After a POSIX or a Windows parent folder; "\\\\" is a backslash escaped for LIKE.
+        params += [tenant, filters.file, "%/" + tail, "%\\\\" + tail]
     sql = (
         "SELECT e.id FROM exchanges e JOIN memories m ON m.exchange_id = e.id "
         "JOIN conversations c ON c.id = e.conversation_id WHERE "
@@ -72,8 +74,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def memories(db: Database, ids: Sequence[int]) -> dict[int, Hit]:
-    """Hits (score 0, no ranks yet) for the given exchange ids, with rooms and files."""
+def hits_for(db: Database, tenant: str, ids: Sequence[int]) -> dict[int, Hit]:
+    """Hits (score 0, no ranks yet) for the tenant's exchanges among `ids`, with rooms,
+    files and source message ids; other tenants' ids are simply not found."""
     if not ids:
         return {}
     marks = ",".join("?" * len(ids))
@@ -82,8 +85,8 @@ def memories(db: Database, ids: Sequence[int]) -> dict[int, Hit]:
         "SELECT e.id, e.project, c.external_id, e.started_at, m.exchange_core, "
         "m.specific_context, m.distiller FROM exchanges e "
         "JOIN memories m ON m.exchange_id = e.id JOIN conversations c ON c.id = e.conversation_id "
-        f"WHERE e.id IN ({marks})",
-        list(ids),
+        f"WHERE e.tenant = ? AND e.id IN ({marks})",
+        [tenant, *ids],
     ):
         hits[row[0]] = Hit(
             exchange_id=row[0],
@@ -94,23 +97,27 @@ def memories(db: Database, ids: Sequence[int]) -> dict[int, Hit]:
             conversation_id=row[2],
             started_at=from_db_time(row[3]),
         )
+    ids = list(hits)
+    if not ids:
+        return hits
+    marks = ",".join("?" * len(ids))
     for row in db.execute(
         "SELECT mr.exchange_id, r.type, r.key, r.label, mr.relevance FROM memory_rooms mr "
         f"JOIN rooms r ON r.id = mr.room_id WHERE mr.exchange_id IN ({marks}) "
         "ORDER BY mr.exchange_id, mr.position",
-        list(ids),
+        ids,
     ):
         hits[row[0]].memory.room_assignments.append(Room(row[1], row[2], row[3], row[4]))
     for row in db.execute(
         f"SELECT exchange_id, path, action FROM files_touched WHERE exchange_id IN ({marks}) "
         "ORDER BY exchange_id, position",
-        list(ids),
+        ids,
     ):
         hits[row[0]].memory.files_touched.append(FileTouch(row[1], row[2]))
     for row in db.execute(
         f"SELECT exchange_id, external_id FROM messages WHERE exchange_id IN ({marks}) "
         "ORDER BY exchange_id, seq",
-        list(ids),
+        ids,
     ):
         hits[row[0]].source_message_ids.append(row[1])
     return hits
@@ -186,11 +193,14 @@ def changed_since(
 
 
 def existing_exchanges(db: Database, conversation_row: int) -> dict[str, tuple[int, str]]:
-    """external id -> (row id, content hash) of a conversation's stored exchanges."""
+    """external id -> (row id, content hash) of a conversation's stored exchanges. An
+    inactive one reports no hash, so an exchange that comes back is written again."""
     return {
         r[0]: (r[1], r[2])
         for r in db.execute(
-            "SELECT external_id, id, content_hash FROM exchanges WHERE conversation_id = ?",
+            "SELECT e.external_id, e.id, CASE WHEN m.status = 'active' THEN e.content_hash "
+            "ELSE '' END FROM exchanges e JOIN memories m ON m.exchange_id = e.id "
+            "WHERE e.conversation_id = ?",
             [conversation_row],
         )
     }

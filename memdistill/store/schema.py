@@ -54,8 +54,10 @@ def m001_initial(db: Database) -> None:
             content_hash TEXT NOT NULL,
             verbatim_tokens INTEGER NOT NULL,
             generation INTEGER NOT NULL,
+            source_id INTEGER REFERENCES sources(id),  -- the file that last wrote it
             UNIQUE (conversation_id, external_id)
         );
+        CREATE INDEX exchanges_source ON exchanges (source_id);
         CREATE INDEX exchanges_generation ON exchanges (tenant, generation);
         CREATE INDEX exchanges_project_time ON exchanges (tenant, project, started_at);
         CREATE TABLE messages (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from memdistill.store.schema import migrations
 
 DB_NAME = "memdistill.db"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# meta "embedder" while a re-embedding is under way; the backend name follows.
+INCOMPLETE = "incomplete re-embedding with "
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -49,16 +52,27 @@ class Store:
                     f"no memory store at {folder}: run `memdistill ingest PATH` to create one, "
                     "or pass --store to point at an existing store"
                 )
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the store folder {folder} ({exc.strerror or exc}); "
+                    "pass --store with a writable folder"
+                ) from exc
         self._local = threading.local()
         self._write_lock = threading.RLock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: set[sqlite3.Connection] = set()
         self._connections_lock = threading.Lock()
-        db = self.db
         try:
+            db = self.db
             db.execute("PRAGMA journal_mode=WAL")
             with self._write_lock:
                 migrations.apply(db)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(
+                f"cannot open {self.path} ({exc}); if another memdistill is writing to it, "
+                "wait for it and retry; otherwise check the folder's permissions"
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path} is not a readable memdistill database ({exc}); "
@@ -79,18 +93,44 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses no commit
             with self._connections_lock:
-                self._connections.append(conn)
+                self._connections.add(conn)
+            # A thread that ends (a request handler, a pool worker) takes its connection along.
+            weakref.finalize(threading.current_thread(), self._forget, conn)
             db = Database(conn, execute_plugins=False)
             self._local.db = db
         return db
 
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._connections_lock:
+            if conn in self._connections:
+                self._connections.discard(conn)
+                conn.close()
+
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """One writer at a time within the process; SQLite serialises across processes."""
+        """A write transaction. BEGIN IMMEDIATE takes SQLite's write lock up front, so a
+        second process waits its turn (busy timeout) instead of failing on a stale read
+        snapshot; nested use becomes a savepoint. One writer at a time within the process."""
         with self._write_lock:
             db = self.db
-            with db.atomic():
+            conn = db.conn
+            if conn.in_transaction:
+                conn.execute("SAVEPOINT nested")
+                try:
+                    yield db
+                except BaseException:
+                    conn.execute("ROLLBACK TO SAVEPOINT nested")
+                    conn.execute("RELEASE SAVEPOINT nested")
+                    raise
+                conn.execute("RELEASE SAVEPOINT nested")
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield db
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.execute("COMMIT")
 
     def close(self) -> None:
         with self._connections_lock:
@@ -126,16 +166,28 @@ class Store:
 
     def check_embedder(self, model_id: str, dim: int, backend: str) -> None:
         """The first embedder to write vectors owns the store; others are refused, not mixed."""
-        recorded = self.get_meta("embedder")
-        if recorded is None:
+        if self.get_meta("embedder") is None:
             with self.transaction() as db:
-                self.set_embedder(db, model_id, dim, backend)
-        elif recorded != model_id:
+                if db.execute("SELECT 1 FROM meta WHERE key = 'embedder'").fetchone() is None:
+                    self.set_embedder(db, model_id, dim, backend)
+        self.require_embedder(model_id, backend)
+
+    def require_embedder(self, model_id: str, backend: str) -> None:
+        """Refuse an embedder whose vectors would not match the stored ones."""
+        recorded = self.get_meta("embedder")
+        if recorded is None or recorded == model_id:
+            return
+        if recorded.startswith(INCOMPLETE):
+            target = recorded.removeprefix(INCOMPLETE)
             raise EmbedderMismatchError(
-                f"this store's vectors were made by {recorded!r}, not {model_id!r}; "
-                f"use the same embedder, or run `memdistill reindex --embedder ...` to re-embed "
-                "everything with the new one"
+                f"a re-embedding of this store with {target} was interrupted; finish it with "
+                f"`memdistill reindex --embedder {target}`"
             )
+        raise EmbedderMismatchError(
+            f"this store's vectors were made by {recorded!r}, not {model_id!r} ({backend}); "
+            f"open it with the same embedder, or run `memdistill reindex --embedder {backend}` "
+            "to re-embed everything"
+        )
 
     @staticmethod
     def set_embedder(db: Database, model_id: str, dim: int, backend: str) -> None:

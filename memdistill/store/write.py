@@ -17,6 +17,7 @@ class ExchangeRecord:
     """Everything one exchange becomes in the store."""
 
     conversation_row: int
+    source_row: int  # the file that (last) wrote it
     exchange: Exchange
     content_hash: str
     distilled: Distilled
@@ -93,9 +94,17 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
     if record.existing_id is None:
         cursor = db.execute(
             "INSERT INTO exchanges (tenant, project, conversation_id, external_id, seq, "
-            "started_at, ended_at, content_hash, verbatim_tokens, generation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [tenant, project, record.conversation_row, exchange.source_id, exchange.seq, *values],
+            "started_at, ended_at, content_hash, verbatim_tokens, generation, source_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                tenant,
+                project,
+                record.conversation_row,
+                exchange.source_id,
+                exchange.seq,
+                *values,
+                record.source_row,
+            ],
         )
         exchange_id = int(cursor.lastrowid or 0)
         action, created_at = "created", now
@@ -103,8 +112,8 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
         exchange_id = record.existing_id
         db.execute(
             "UPDATE exchanges SET started_at = ?, ended_at = ?, content_hash = ?, "
-            "verbatim_tokens = ?, generation = ? WHERE id = ?",
-            [*values, exchange_id],
+            "verbatim_tokens = ?, generation = ?, source_id = ? WHERE id = ?",
+            [*values, record.source_row, exchange_id],
         )
         row = db.execute(
             "SELECT created_at FROM memories WHERE exchange_id = ?", [exchange_id]
@@ -123,7 +132,7 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
         "ON CONFLICT (exchange_id) DO UPDATE SET exchange_core = excluded.exchange_core, "
         "specific_context = excluded.specific_context, "
         "distilled_tokens = excluded.distilled_tokens, distiller = excluded.distiller, "
-        "updated_at = excluded.updated_at",
+        "status = 'active', updated_at = excluded.updated_at",
         [
             exchange_id,
             tenant,
@@ -230,3 +239,38 @@ def write_loose_messages(
 
 def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+
+
+def supersede_missing(
+    store: Store, tenant: str, source_row: int, seen: set[tuple[int, str]]
+) -> int:
+    """Exchanges this file wrote before that its new version no longer holds (an edited
+    ChatGPT branch, a re-split conversation) stop being searchable. Softly: the row, its
+    memory and its history stay, marked superseded."""
+    rows = store.db.execute(
+        "SELECT e.id, e.conversation_id, e.external_id, e.project FROM exchanges e "
+        "JOIN memories m ON m.exchange_id = e.id "
+        "WHERE e.tenant = ? AND e.source_id = ? AND m.status = 'active'",
+        [tenant, source_row],
+    ).fetchall()
+    gone = [(row[0], row[3]) for row in rows if (row[1], row[2]) not in seen]
+    if not gone:
+        return 0
+    with store.transaction() as db:
+        generation = Store.next_generation(db)
+        now = now_db_time()
+        detail = json.dumps({"reason": "no longer in its source file", "source": source_row})
+        for exchange_id, project in gone:
+            db.execute(
+                "UPDATE memories SET status = 'superseded', updated_at = ? WHERE exchange_id = ?",
+                [now, exchange_id],
+            )
+            db.execute(
+                "UPDATE exchanges SET generation = ? WHERE id = ?", [generation, exchange_id]
+            )
+            db.execute(
+                "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail)"
+                " VALUES (?, ?, ?, ?, 'superseded', ?, ?)",
+                [tenant, project, exchange_id, now, generation, detail],
+            )
+    return len(gone)
