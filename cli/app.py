@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from memdistill.config import DEFAULT_TENANT
 from memdistill.errors import MemdistillError, QueryError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
@@ -37,7 +38,7 @@ ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only th
 
 
 @contextmanager
-def _errors(as_json: bool) -> Iterator[None]:
+def handle_errors(as_json: bool) -> Iterator[None]:
     """A MemdistillError is one line saying what to do, and exit code 1."""
     try:
         yield
@@ -91,13 +92,13 @@ def ingest(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest chat logs: parse, split into exchanges, distil, embed, store and index."""
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         if format is not None:
             from memdistill.sources import get_parser
 
@@ -180,13 +181,13 @@ def search(
         ),
     ] = None,
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Search memories; each hit drills down to the verbatim exchange (`show ID`)."""
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         weight_values = None
         if weights:
             try:
@@ -218,13 +219,13 @@ def search(
 def show(
     exchange_id: Annotated[int, typer.Argument(help="An exchange id from `search` or `room`.")],
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Print one exchange verbatim, with its distilled memory (the drill-down)."""
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         with _memory(store, tenant) as memory:
             hit = memory.get(exchange_id)
             messages = memory.drill_down(exchange_id)
@@ -240,7 +241,7 @@ def show(
 def rooms(
     project: ProjectOpt = None,
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """List rooms (files, concepts, workflows) with how many exchanges each holds."""
@@ -248,7 +249,7 @@ def rooms(
 
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         with _memory(store, tenant) as memory:
             found = memory.rooms(project)
         if as_json:
@@ -262,13 +263,13 @@ def room(
     key: Annotated[str, typer.Argument(help="A room key from `rooms`, e.g. file:src/app.py.")],
     project: ProjectOpt = None,
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """The exchanges of one room, oldest first."""
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         with _memory(store, tenant) as memory:
             hits = memory.room(key, project)
         if as_json:
@@ -280,7 +281,7 @@ def room(
 @app.command()
 def stats(
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Counts, tokens and the compression ratio of the store."""
@@ -288,7 +289,7 @@ def stats(
 
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         with _memory(store, tenant) as memory:
             found = memory.stats()
             where = str(memory.store.folder)
@@ -304,13 +305,13 @@ def reindex(
         str | None, typer.Option("--embedder", help="Re-embed everything with this embedder first.")
     ] = None,
     store: StoreOpt = None,
-    tenant: TenantOpt = "default",
+    tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the BM25 and vector indexes from the SQLite store."""
     from memdistill.cli import render
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         with _memory(store, tenant) as memory:
             count = memory.reindex(embedder=embedder)
             model = memory.store.get_meta("embedder")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memdistill.cli.app import JsonOpt, _errors
+from memdistill.cli.app import JsonOpt, handle_errors
 
 eval_app = typer.Typer(
     name="eval",
@@ -81,7 +81,7 @@ def run(
     from memdistill.retrieve.fusion import FUSIONS
     from memdistill.retrieve.modes import MODES, layers_of
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         for m in mode or []:
             layers_of(m)  # an unknown mode fails before any work
         configs = grid(mode or MODES, fusion or FUSIONS)
@@ -167,7 +167,7 @@ def report(
     """Score the runs (MRR@10, Recall@5/10, nDCG@10, P@5), test them, plot them."""
     from memdistill.eval.report import build_report
 
-    with _errors(as_json):
+    with handle_errors(as_json):
         results = build_report(runs_out, out, baseline=baseline, min_grade=min_grade)
         if as_json:
             typer.echo(json.dumps(results, indent=2, default=str))

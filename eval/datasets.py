@@ -15,6 +15,8 @@ from typing import Any
 
 from memdistill.errors import FormatError
 
+from .textfiles import bad_line, json_lines
+
 LOCOMO_CATEGORIES = {
     "1": "multi-hop",
     "2": "temporal",
@@ -56,27 +58,18 @@ class Notes:
         }
 
 
+QUERY_LINE = 'each line is {"qid", "query", "type"?, "project"?, "relevant"?: {message_id: grade}}'
+
+
 def load_queries(path: Path) -> list[Query]:
     """A JSONL query set; a bad line is an error naming the file and line."""
     queries: list[Query] = []
     seen: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise FormatError(f"cannot read the query set: {exc}", path=str(path)) from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, record in json_lines(path, hint=QUERY_LINE):
         try:
-            record = json.loads(line)
             query = _query(record)
         except (ValueError, TypeError, KeyError) as exc:
-            raise FormatError(
-                f"not a query ({exc}); each line is "
-                '{"qid", "query", "type"?, "project"?, "relevant"?: {message_id: grade}}',
-                path=str(path),
-                line=number,
-            ) from exc
+            raise bad_line(path, number, f"not a query ({exc})", QUERY_LINE) from exc
         if query.qid in seen:
             raise FormatError(f"qid {query.qid!r} appears twice", path=str(path), line=number)
         seen.add(query.qid)

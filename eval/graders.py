@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from memdistill.errors import ConfigError, LLMError, StoreError
 
+from .extras import needs
+
 if TYPE_CHECKING:  # memdistill.llm loads openai: only LLM graders import it, when made
     from memdistill.llm import Endpoint
 
@@ -352,8 +354,10 @@ def agreement(
     grades: Mapping[Any, Mapping[str, int | None]], graders: Sequence[str] | None = None
 ) -> Agreement:
     """Agreement over `grades[pair][grader]` (as `PoolResult.grades`)."""
-    import krippendorff  # numpy-heavy; only a report needs it
     import numpy as np
+
+    with needs("krippendorff", "agreement between LLM graders"):
+        import krippendorff  # numpy-heavy; loaded only when graders ran
 
     names = (
         list(graders) if graders is not None else sorted({g for r in grades.values() for g in r})

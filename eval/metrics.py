@@ -18,7 +18,6 @@ ir-measures on the pytrec_eval provider (trec_eval's own code):
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -26,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ir_measures
 import numpy as np
-from ir_measures import RR, P, Qrel, R, ScoredDoc, nDCG
 
-from memdistill.errors import ConfigError, FormatError
+from memdistill.errors import ConfigError
+
+from .extras import needs, require
+from .textfiles import bad_line, read_json, read_jsonl, split_lines
 
 MEASURES = ("MRR@10", "Recall@5", "Recall@10", "nDCG@10", "P@5")
 ADVERSARIAL = "5"  # LoCoMo's adversarial category: scored, kept out of the overall mean
@@ -115,6 +115,8 @@ class Evaluation:
 
 def measures_for(min_grade: int) -> dict[str, Any]:
     """Our names -> ir-measures objects at the relevance threshold."""
+    with needs("ir_measures", "scoring runs"):
+        from ir_measures import RR, P, R, nDCG
     return {
         "MRR@10": RR(rel=min_grade) @ 10,
         "Recall@5": R(rel=min_grade) @ 5,
@@ -128,6 +130,10 @@ def evaluate(folder: RunsFolder, min_grade: int = 1) -> Evaluation:
     """Per-query values of every measure for every configuration, on the judged queries."""
     if min_grade < 1:
         raise ConfigError(f"min_grade must be 1 or more (got {min_grade}); 1 = related")
+    require(("ir_measures", "pytrec_eval"), "scoring runs")
+    import ir_measures
+    from ir_measures import Qrel, ScoredDoc
+
     scored: list[str] = []
     adversarial: list[str] = []
     absent: list[str] = []
@@ -181,8 +187,20 @@ def absent_summary(folder: RunsFolder, absent: list[str]) -> dict[str, Any]:
     return {"n": len(absent), "configs": configs, "queries": queries}
 
 
+def run_latency(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """p50/p95 of a run's search latency and the k it was measured at: `latency_ms_k10`
+    (the same search at k=10, the default) when recorded, else `latency_ms` (each search
+    at the run's depth, as older runs folders have it); None when neither is there."""
+    k10 = latency_summary(meta.get("latency_ms_k10"))
+    if k10 is not None:
+        return {**k10, "k": 10}
+    depth = latency_summary(meta.get("latency_ms"))
+    k = meta.get("k")
+    return None if depth is None else {**depth, "k": k if isinstance(k, int) else None}
+
+
 def latency_summary(latency_ms: object) -> dict[str, float] | None:
-    """p50/p95 of a run's `latency_ms` ({qid: ms}); None when it was not recorded."""
+    """p50/p95 of `{qid: ms}`; None when it was not recorded."""
     if not isinstance(latency_ms, dict) or not latency_ms:
         return None
     ms = [float(v) for v in latency_ms.values()]
@@ -200,7 +218,7 @@ def compression_summary(path: Path) -> dict[str, Any] | None:
         v, d = record.get("verbatim_tokens"), record.get("distilled_tokens")
         if not isinstance(v, int | float) or not isinstance(d, int | float):
             what = "needs numbers `verbatim_tokens` and `distilled_tokens`"
-            raise _bad(path, number, what)
+            raise bad_line(path, number, what)
         verbatim.append(float(v))
         distilled.append(float(d))
     if not verbatim:
@@ -282,13 +300,13 @@ def load_runs_folder(runs_dir: Path) -> RunsFolder:
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """TREC qrels: `qid iteration docid grade`."""
     qrels: dict[str, dict[str, int]] = {}
-    for number, fields in _lines(path):
+    for number, fields in split_lines(path):
         if len(fields) != 4:
-            raise _bad(path, number, "expected 4 fields `qid 0 docid grade`")
+            raise bad_line(path, number, "expected 4 fields `qid 0 docid grade`")
         try:
             grade = int(fields[3])
         except ValueError:
-            raise _bad(path, number, f"grade {fields[3]!r} is not an integer") from None
+            raise bad_line(path, number, f"grade {fields[3]!r} is not an integer") from None
         qrels.setdefault(fields[0], {})[fields[2]] = grade
     return qrels
 
@@ -297,16 +315,16 @@ def read_run(path: Path) -> Run:
     """TREC run: `qid Q0 docid rank score tag`, returned in rank order per query."""
     run: Run = {}
     seen: set[tuple[str, str]] = set()
-    for number, fields in _lines(path):
+    for number, fields in split_lines(path):
         if len(fields) != 6:
-            raise _bad(path, number, "expected 6 fields `qid Q0 docid rank score tag`")
+            raise bad_line(path, number, "expected 6 fields `qid Q0 docid rank score tag`")
         qid, _, docid, rank_text, score_text, _ = fields
         try:
             rank, score = int(rank_text), float(score_text)
         except ValueError:
-            raise _bad(path, number, "rank must be an integer and score a number") from None
+            raise bad_line(path, number, "rank must be an integer and score a number") from None
         if (qid, docid) in seen:
-            raise _bad(path, number, f"{docid} is ranked twice for query {qid}")
+            raise bad_line(path, number, f"{docid} is ranked twice for query {qid}")
         seen.add((qid, docid))
         run.setdefault(qid, []).append(Ranked(docid, rank, score))
     for ranked in run.values():
@@ -319,7 +337,7 @@ def read_queries(path: Path) -> dict[str, QueryInfo]:
     for number, record in read_jsonl(path):
         qid = record.get("qid")
         if not isinstance(qid, str | int) or str(qid) == "":
-            raise _bad(path, number, "a query needs a `qid`")
+            raise bad_line(path, number, "a query needs a `qid`")
         category = record.get("category")
         queries[str(qid)] = QueryInfo(
             qid=str(qid),
@@ -329,48 +347,6 @@ def read_queries(path: Path) -> dict[str, QueryInfo]:
             category=None if category is None else str(category),
         )
     return queries
-
-
-def read_jsonl(path: Path) -> list[tuple[int, Mapping[str, Any]]]:
-    """(line number, object) of each non-blank line; a bad line names file and line."""
-    records: list[tuple[int, Mapping[str, Any]]] = []
-    for number, line in enumerate(_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise _bad(path, number, f"not JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise _bad(path, number, "expected a JSON object")
-        records.append((number, record))
-    return records
-
-
-def read_json(path: Path) -> Any:
-    """A JSON file's content, None when it does not exist."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(_text(path))
-    except json.JSONDecodeError as error:
-        raise FormatError(f"not valid JSON ({error}); regenerate it", path=str(path)) from None
-
-
-def _lines(path: Path) -> list[tuple[int, list[str]]]:
-    text = _text(path)
-    return [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise FormatError("not UTF-8 text; regenerate the file", path=str(path)) from None
-
-
-def _bad(path: Path, number: int, what: str) -> FormatError:
-    return FormatError(f"{what}; fix or regenerate this line", path=str(path), line=number)
 
 
 def _str_or_none(value: object) -> str | None:

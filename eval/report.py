@@ -3,7 +3,8 @@
 `build_report(runs_dir, out_dir)` writes `report.md`, `results.json`, `mrr.png`,
 `layers.png` and `compression.png`. The keys of results.json: runs_dir, min_grade,
 measures, queries {scored, adversarial, absent, no_relevant}, configurations (sorted by
-MRR@10: name, mode, fusion, metrics, mrr_ci, latency_ms), baseline {name, why},
+MRR@10: name, mode, fusion, metrics, mrr_ci, latency_ms {p50, p95, n, k}: k is 10
+when the runs recorded `latency_ms_k10`, else the run depth), baseline {name, why},
 comparisons, goals, by_type, by_category, absent, compression, judgments, commands,
 per_query {config: {measure: {qid: value}}}, notes, files. Non-finite numbers (an
 infinite Cohen's d) are written as null. Optional inputs that are missing leave their
@@ -18,12 +19,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 
 from .datasets import LOCOMO_CATEGORIES
+from .extras import REPORT_MODULES, require
 from .metrics import (
     ADVERSARIAL,
     MEASURES,
@@ -33,11 +33,18 @@ from .metrics import (
     compression_summary,
     evaluate,
     judgments_summary,
-    latency_summary,
     load_runs_folder,
-    read_json,
+    run_latency,
 )
-from .stats import choose_baseline, compare_all, is_cross_layer, is_verbatim, mode_of, t_interval
+from .plots import write_plots
+from .stats import (
+    best_verbatim,
+    choose_baseline,
+    compare_all,
+    mode_of,
+    t_interval,
+)
+from .textfiles import read_json
 
 DISTILLED_GOAL = 0.96  # distilled-vector MRR >= 96% of the best verbatim mode (issue 3)
 
@@ -46,6 +53,7 @@ def build_report(
     runs_dir: Path, out_dir: Path, *, baseline: str | None = None, min_grade: int = 1
 ) -> dict[str, Any]:
     """Score the runs folder and write the report files; returns results.json's content."""
+    require(REPORT_MODULES, "`memdistill eval report`")
     folder = load_runs_folder(runs_dir)
     ev = evaluate(folder, min_grade)
     notes = folder.notes
@@ -75,14 +83,11 @@ def build_report(
         "per_query": ev.per_query,
         "notes": notes,
     }
-    if config_json.get("min_grade") not in (None, min_grade):
-        notes.append(f"the runs were made with min_grade {config_json['min_grade']}; "
-                     f"this report scores with {min_grade}")  # fmt: skip
     notes += _loader_notes(runs_dir / "notes.json")
     if not ev.scored:
         notes.append("no query has a relevant exchange in qrels.txt: every mean above is 0")
     out_dir.mkdir(parents=True, exist_ok=True)
-    results["files"] = {"report": "report.md", "plots": _plots(results, out_dir)}
+    results["files"] = {"report": "report.md", "plots": write_plots(results, out_dir)}
     (out_dir / "report.md").write_text(_markdown(results), encoding="utf-8")
     text = json.dumps(_finite(results), indent=1, allow_nan=False, ensure_ascii=False)
     (out_dir / "results.json").write_text(text + "\n", encoding="utf-8")
@@ -104,18 +109,17 @@ def _configurations(
             "metrics": metrics,
             "mrr_ci": {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n,
                        "confidence": 0.95, "method": "t interval over queries"},
-            "latency_ms": latency_summary(meta.get("latency_ms")),
+            "latency_ms": run_latency(meta),
         })  # fmt: skip
     return sorted(rows, key=lambda r: (-r["metrics"]["MRR@10"], r["name"]))
 
 
 def _goals(mrr: dict[str, float], configurations: list[dict[str, Any]]) -> dict[str, Any]:
     """Issue 3's targets, always against the best verbatim configuration."""
-    verbatim = {c: v for c, v in mrr.items() if is_verbatim(c)}
-    if not verbatim:
+    best = best_verbatim(mrr)
+    if best is None:
         return {"best_verbatim": None}
-    best = max(sorted(verbatim), key=lambda c: verbatim[c])
-    target = verbatim[best]
+    target = mrr[best]
 
     def row(c: dict[str, Any], meets: bool) -> dict[str, Any]:
         value = c["metrics"]["MRR@10"]
@@ -182,8 +186,7 @@ def _markdown(r: dict[str, Any]) -> str:
         cells += [_f(m[k]) for k in MEASURES[1:]] + [_f(lat.get(p), 1) for p in ("p50", "p95")]
         out.append(f"| {c['name']} | " + " | ".join(cells) + " |")
     out += ["", "CI: t interval over the scored queries, clipped to [0, 1]."]
-    if all(c["latency_ms"] is None for c in r["configurations"]):
-        out.append("No latency recorded (no `latency_ms` in runs/*.json).")
+    out += _latency_md(r["configurations"])
     out += _comparisons_md(r) + _goals_md(r["goals"]) + _groups_md(r)
     out += _absent_md(r["absent"]) + _compression_md(r["compression"])
     out += _judgments_md(r["judgments"])
@@ -197,6 +200,26 @@ def _markdown(r: dict[str, Any]) -> str:
     if "compression.png" not in r["files"]["plots"]:
         out.append("No compression.png: no per-exchange token ratios.")
     return "\n".join(out) + "\n"
+
+
+def _latency_md(configurations: list[dict[str, Any]]) -> list[str]:
+    at: dict[int | None, list[str]] = {}
+    for c in configurations:
+        if c["latency_ms"] is not None:
+            at.setdefault(c["latency_ms"]["k"], []).append(c["name"])
+    if not at:
+        return ["No latency recorded (no `latency_ms_k10` or `latency_ms` in runs/*.json)."]
+    out = []
+    if 10 in at:
+        out.append("Latency (p50, p95 over queries): search at k=10, query embedding included.")
+    older = [name for k, names in at.items() if k != 10 for name in names]
+    if older:
+        which = "every configuration" if 10 not in at else ", ".join(f"`{n}`" for n in older)
+        out.append(f"Latency of {which}: no `latency_ms_k10` recorded (an older runs "
+                   "folder), so each search at the run depth (k=100 by default, 10x k "
+                   "candidates per layer), query embedding included: slower than the "
+                   "default search at k=10.")  # fmt: skip
+    return out
 
 
 def _comparisons_md(r: dict[str, Any]) -> list[str]:
@@ -307,90 +330,3 @@ def _f(value: float | None, digits: int = 3) -> str:
 
 def _p(value: float | None) -> str:
     return "–" if value is None else ("<0.001" if value < 0.001 else f"{value:.3f}")
-
-
-# --- plots -----------------------------------------------------------------------------
-
-
-def _plots(r: dict[str, Any], out_dir: Path) -> list[str]:
-    """PNG files written; Agg canvases on Figure objects, so no global pyplot state."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
-
-    written: list[str] = []
-
-    def save(fig: Figure, name: str) -> None:
-        FigureCanvasAgg(fig)
-        fig.savefig(out_dir / name, dpi=110, bbox_inches="tight")
-        written.append(name)
-
-    rows = r["configurations"]
-    fig = Figure(figsize=(7, 1.2 + 0.32 * len(rows)))
-    ax = fig.add_subplot()
-    means = [c["mrr_ci"]["mean"] for c in rows]
-    errors = [[m - c["mrr_ci"]["low"] for m, c in zip(means, rows, strict=True)],
-              [c["mrr_ci"]["high"] - m for m, c in zip(means, rows, strict=True)]]  # fmt: skip
-    ax.barh(range(len(rows)), means, xerr=errors, color="#4c72b0", capsize=3)
-    ax.set_yticks(range(len(rows)), [c["name"] for c in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("MRR@10 (95% CI)")
-    ax.set_xlim(0, 1)
-    save(fig, "mrr.png")
-
-    bars = _layer_bars(rows)
-    if bars:
-        fig = Figure(figsize=(7, 1.2 + 0.32 * len(bars)))
-        ax = fig.add_subplot()
-        colors = {"verbatim": "#4c72b0", "distilled": "#dd8452", "cross-layer": "#55a868"}
-        for y, (_, kind, _, mrr) in enumerate(bars):
-            ax.barh(y, mrr, color=colors[kind], label=kind)
-            ax.text(mrr + 0.01, y, f"{mrr:.3f}", va="center", fontsize=8)
-        ax.set_yticks(range(len(bars)), [f"{g}: {n}" for g, _, n, _ in bars])
-        ax.invert_yaxis()
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), loc="upper left", bbox_to_anchor=(1.01, 1))
-        ax.set_xlabel("MRR@10")
-        ax.set_xlim(0, 1.1)
-        save(fig, "layers.png")
-
-    compression = r["compression"]
-    if compression and compression["ratios"]:
-        ratios = np.asarray(compression["ratios"])
-        fig = Figure(figsize=(7, 4))
-        ax = fig.add_subplot()
-        low, high = float(ratios.min()), float(ratios.max())
-        wide = high > 10 * low  # a log axis only pays when ratios span a decade
-        bins = list(np.geomspace(low, high, 30)) if wide else 20
-        ax.hist(ratios, bins=bins, color="#4c72b0")
-        if wide:
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
-            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.axvline(float(np.median(ratios)), color="#c44e52", label="median")
-        if compression["total_ratio"]:
-            ax.axvline(compression["total_ratio"], color="#55a868", ls="--", label="total")
-        ax.set_xlabel("verbatim / distilled tokens per exchange")
-        ax.set_ylabel("exchanges")
-        ax.legend()
-        save(fig, "compression.png")
-    return written
-
-
-def _layer_bars(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
-    """(group, kind, config, MRR@10): per engine the best verbatim and distilled
-    configuration side by side, then every cross-layer one."""
-    best: dict[str, dict[str, Any]] = {}
-    for c in rows:  # rows are sorted by MRR@10, so the first of a mode is its best
-        best.setdefault(c["mode"], c)
-    bars = []
-    for engine in ("bm25", "vector"):
-        for kind in ("verbatim", "distilled"):
-            if (one := best.get(f"{kind}-{engine}")) is not None:
-                bars.append((engine, kind, one["name"], one["metrics"]["MRR@10"]))
-    for c in rows:
-        if is_cross_layer(c["name"]):
-            bars.append(("cross", "cross-layer", c["name"], c["metrics"]["MRR@10"]))
-    return bars

@@ -9,13 +9,14 @@ tools can score the same runs. Searches go through the retriever directly, never
 from __future__ import annotations
 
 import json
-import re
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ from memdistill.retrieve.retriever import Retriever
 from memdistill.store.read import Filters
 
 from .datasets import Notes, Query, is_locomo, load_queries, locomo_queries
+from .docids import Docids, store_docids
+from .extras import require
 from .graders import GradeCache, LabelGrader, Pair, PairGrader, agreement, consensus, grade_pool
+from .runstore import corpus_key, runs_folder_store
 
 RUN_DEPTH = 100
+LATENCY_K = 10  # latency is also measured at the search's default k (latency_ms_k10)
 POOL_DEPTH = 10  # LLM graders judge each configuration's top 10 for unlabelled queries
-_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +67,6 @@ def grid(modes: Sequence[str] = MODES, fusions: Sequence[str] = FUSIONS) -> list
     return configs
 
 
-def docid(source_id: str) -> str:
-    """TREC ids cannot hold whitespace."""
-    return _SPACE.sub("_", source_id)
-
-
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -85,20 +84,50 @@ def run_eval(
     grades_cache: Path | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Ingest the corpus (incrementally), run every configuration, judge, write the folder."""
+    """Ingest the corpus, run every configuration, judge, write the folder.
+
+    Without `store`, the store is `runs_out/store`, reused only for the previous run's
+    corpus and embedder (eval/runstore.py); `store` is used as it is (ingest is incremental).
+    """
     runs_out.mkdir(parents=True, exist_ok=True)
+    _clear_previous_results(runs_out)
     (runs_out / "runs").mkdir(exist_ok=True)
     queries, notes = _queries(corpus, queries_path)
     configs = list(configs or grid())
-    store_path = store or runs_out / "store"
+    if graders:  # before any work: agreement comes after every grading call
+        require(("krippendorff",), "agreement between LLM graders")
+    if store is None:
+        decided = runs_folder_store(runs_out, corpus, embedder)
+        store_path, store_note = decided.path, decided.why
+    else:
+        store_path, store_note = store, "given explicitly: used as it is"
     with Memory.open(store_path, embedder=embedder) as memory:
+        config_json: dict[str, Any] = {
+            "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
+            "corpus": corpus_key(corpus),
+            "queries": str(queries_path) if queries_path else None,
+            "store": str(store_path.expanduser().resolve()),
+            "store_note": store_note,
+            "configs": [c.name for c in configs],
+            "run_depth": RUN_DEPTH,
+            "latency_k": LATENCY_K,
+            "embedder": memory.embedder.model_id,
+            "distiller": "offline",
+            "graders": [g.name for g in graders],
+            "pool_depth": pool_depth if graders else None,
+            "memdistill_version": __version__,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        # Written before the ingest, so a run that stops half-way still says what its store
+        # holds (the next run decides from it whether to reuse the store); completed below.
+        _write_json(runs_out / "config.json", config_json)
         report = memory.ingest(list(corpus))
         if memory.stats().exchanges == 0:
             problems = "; ".join(str(p) for p in report.problems[:3]) or "no chat logs found"
             raise ConfigError(f"the corpus gave no exchanges ({problems}); "
                               "check the paths given to --corpus")  # fmt: skip
-        exchange_of = _exchange_docids(memory)
-        labels = _label_qrels(queries, exchange_of, notes)
+        docids = store_docids(memory.store, memory.tenant)
+        labels = _label_qrels(queries, _exchange_docids(memory, docids), notes)
         if not graders:  # unlabelled queries need LLM graders: without them, no score
             for q in queries:
                 if q.relevant is None:
@@ -109,44 +138,41 @@ def run_eval(
         total = len(configs) * len(queries)
         pools: dict[str, set[str]] = {}
         for n, config in enumerate(configs, start=1):
-            latency, tops = _run_one(retriever, config, queries, runs_out / "runs", pool_depth)
-            for qid, docids in tops.items():
-                pools.setdefault(qid, set()).update(docids)
+            timed = _run_one(retriever, config, queries, docids, runs_out / "runs", pool_depth)
+            for qid, top in timed.tops.items():
+                pools.setdefault(qid, set()).update(top)
             if progress:
                 progress(config.name, n * len(queries), total)
-            meta = {**asdict(config), "name": config.name,
-                    "embedder": memory.embedder_name, "latency_ms": latency}  # fmt: skip
-            (runs_out / "runs" / f"{config.name}.json").write_text(json.dumps(meta, indent=1))
+            meta = {**asdict(config), "name": config.name, "embedder": memory.embedder_name,
+                    "latency_ms": timed.latency, "latency_ms_k10": timed.latency_k10}  # fmt: skip
+            _write_json(runs_out / "runs" / f"{config.name}.json", meta)
         judged = {q.qid for q in queries if q.relevant is not None}
         llm = {}
         if graders:
             unlabelled = [q for q in queries if q.relevant is None]
-            llm = _llm_qrels(memory, unlabelled, pools, graders, runs_out, grades_cache,
-                             grade_concurrency, pool_depth, progress)  # fmt: skip
+            llm = _llm_qrels(memory, docids, unlabelled, pools, graders, runs_out,
+                             grades_cache, grade_concurrency, pool_depth, progress)  # fmt: skip
             judged |= {qid for qid, _ in llm}
         _write_qrels(runs_out / "qrels-labels.txt", labels)
         _write_qrels(runs_out / "qrels.txt", {**labels, **llm})
-        _write_compression(memory, runs_out / "compression.jsonl")
-        embedder_id = memory.store.get_meta("embedder")
-    (runs_out / "notes.json").write_text(json.dumps(notes.as_json(), indent=1))
-    config_json = {
-        "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else None,
-        "corpus": [str(p) for p in corpus],
-        "queries": str(queries_path) if queries_path else None,
-        "store": str(store_path),
-        "configs": [c.name for c in configs],
-        "run_depth": RUN_DEPTH,
-        "embedder": embedder_id,
-        "distiller": "offline",
-        "graders": [g.name for g in graders],
-        "pool_depth": pool_depth if graders else None,
-        "memdistill_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "queries_run": len(queries),
-        "queries_judged": len(judged),
-    }
-    (runs_out / "config.json").write_text(json.dumps(config_json, indent=1))
+        _write_compression(memory, docids, runs_out / "compression.jsonl")
+        config_json["embedder"] = memory.store.get_meta("embedder")
+    _write_json(runs_out / "notes.json", notes.as_json())
+    config_json.update(docids=docids.scheme, queries_run=len(queries), queries_judged=len(judged))
+    _write_json(runs_out / "config.json", config_json)
     return config_json
+
+
+# What a run writes, besides the store and the grade cache (both reused when they fit).
+_RESULTS = ("queries.jsonl", "qrels.txt", "qrels-labels.txt", "qrels-llm.txt", "grades.json",
+            "compression.jsonl", "notes.json")  # fmt: skip
+
+
+def _clear_previous_results(runs_out: Path) -> None:
+    """A report must never score a run of another grid or corpus left from before."""
+    shutil.rmtree(runs_out / "runs", ignore_errors=True)
+    for name in _RESULTS:
+        (runs_out / name).unlink(missing_ok=True)
 
 
 def _queries(corpus: Sequence[Path], queries_path: Path | None) -> tuple[list[Query], Notes]:
@@ -167,15 +193,18 @@ def _queries(corpus: Sequence[Path], queries_path: Path | None) -> tuple[list[Qu
     return queries, notes
 
 
-def _exchange_docids(memory: Memory) -> dict[str, list[str]]:
-    """Source message id -> the docids of the exchanges holding a message with that id."""
+def _exchange_docids(memory: Memory, docids: Docids) -> dict[str, list[str]]:
+    """Source message id -> the docids of the exchanges holding a message with that id
+    (more than one when conversations reuse message ids: a label then names each)."""
     mapping: dict[str, list[str]] = {}
-    for message_id, exchange_id in memory.store.db.execute(
-        "SELECT m.external_id, e.external_id FROM messages m "
-        "JOIN exchanges e ON e.id = m.exchange_id WHERE m.tenant = ?",
+    for message_id, row in memory.store.db.execute(
+        "SELECT m.external_id, e.id FROM messages m "
+        "JOIN exchanges e ON e.id = m.exchange_id WHERE m.tenant = ? ORDER BY e.id, m.seq",
         [memory.tenant],
     ):
-        mapping.setdefault(message_id, []).append(docid(exchange_id))
+        found = mapping.setdefault(message_id, [])
+        if docids.of_row[row] not in found:
+            found.append(docids.of_row[row])
     return mapping
 
 
@@ -195,6 +224,7 @@ def _label_qrels(queries: list[Query], exchange_of: dict[str, list[str]], notes:
 
 def _llm_qrels(
     memory: Memory,
+    docids: Docids,
     queries: list[Query],
     pools: dict[str, set[str]],
     graders: Sequence[PairGrader],
@@ -205,11 +235,10 @@ def _llm_qrels(
     progress: Progress | None,
 ) -> Qrels:
     """Pooled (query, verbatim exchange) pairs graded by every grader; majority consensus."""
-    rows = _docid_rows(memory)
     pairs = []
     for query in queries:
         for doc in sorted(pools.get(query.qid, ())):
-            text = memory.verbatim(rows[doc])
+            text = memory.verbatim(docids.row_of[doc])
             pairs.append(Pair(query.qid, doc, query.query, text))
     with GradeCache(cache_path or runs_out / "grades.sqlite") as cache:
         tick = (lambda done, total: progress("grading", done, total)) if progress else None
@@ -238,54 +267,66 @@ def _llm_qrels(
     return qrels
 
 
-def _docid_rows(memory: Memory) -> dict[str, int]:
-    return {
-        docid(external): row
-        for row, external in memory.store.db.execute(
-            "SELECT id, external_id FROM exchanges WHERE tenant = ?", [memory.tenant]
-        )
-    }
-
-
 def _write_qrels(path: Path, qrels: Qrels) -> None:
     path.write_text("".join(f"{q} 0 {d} {g}\n" for (q, d), g in sorted(qrels.items())))
 
 
+@dataclass(slots=True)
+class Timed:
+    latency: dict[str, float]  # qid -> ms, the search at the run depth
+    latency_k10: dict[str, float]  # qid -> ms, the same search at k=10
+    tops: dict[str, list[str]]  # qid -> the top docids (the LLM pool)
+
+
 def _run_one(
-    retriever: Retriever, config: Config, queries: list[Query], folder: Path, pool_depth: int
-) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Writes the run file; returns latency per qid and each query's top docids (the pool)."""
-    latency: dict[str, float] = {}
-    tops: dict[str, list[str]] = {}
+    retriever: Retriever,
+    config: Config,
+    queries: list[Query],
+    docids: Docids,
+    folder: Path,
+    pool_depth: int,
+) -> Timed:
+    """Writes the run file; returns latencies per qid and each query's top docids."""
+    timed = Timed({}, {}, {})
     lines: list[str] = []
     for query in queries:
-        t0 = time.perf_counter()
-        hits = retriever.search(
+        search = partial(
+            retriever.search,
             query.query,
-            k=config.k,
             mode=config.mode,
             fusion=config.fusion or DEFAULT_FUSION,
             filters=Filters(project=query.project),
         )
-        latency[query.qid] = round((time.perf_counter() - t0) * 1000, 3)
+        # The default search's latency: k=10 fetches 100 candidates per layer, not 1,000.
+        t0 = time.perf_counter()
+        search(k=LATENCY_K)
+        timed.latency_k10[query.qid] = round((time.perf_counter() - t0) * 1000, 3)
+        t0 = time.perf_counter()
+        hits = search(k=config.k)
+        timed.latency[query.qid] = round((time.perf_counter() - t0) * 1000, 3)
         for rank, hit in enumerate(hits, start=1):
-            doc = docid(hit.source_message_ids[0])
+            doc = docids.of_hit(hit)
             lines.append(f"{query.qid} Q0 {doc} {rank} {hit.score:.6f} {config.name}")
             if rank <= pool_depth:
-                tops.setdefault(query.qid, []).append(doc)
+                timed.tops.setdefault(query.qid, []).append(doc)
     (folder / f"{config.name}.trec").write_text("".join(line + "\n" for line in lines))
-    return latency, tops
+    return timed
 
 
-def _write_compression(memory: Memory, path: Path) -> None:
+def _write_compression(memory: Memory, docids: Docids, path: Path) -> None:
     rows = memory.store.db.execute(
-        "SELECT e.external_id, e.verbatim_tokens, m.distilled_tokens FROM exchanges e "
+        "SELECT e.id, e.verbatim_tokens, m.distilled_tokens FROM exchanges e "
         "JOIN memories m ON m.exchange_id = e.id WHERE e.tenant = ? ORDER BY e.id",
         [memory.tenant],
     )
     _write_jsonl(path, [
-        {"docid": docid(r[0]), "verbatim_tokens": r[1], "distilled_tokens": r[2]} for r in rows
+        {"docid": docids.of_row[r[0]], "verbatim_tokens": r[1], "distilled_tokens": r[2]}
+        for r in rows
     ])  # fmt: skip
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    path.write_text(json.dumps(value, indent=1))
 
 
 def _write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

@@ -21,15 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy import stats as sps
+from memdistill.errors import ConfigError, QueryError
+from memdistill.models import LAYERS
+from memdistill.retrieve.modes import layers_of
 
-from memdistill.errors import ConfigError
+from .extras import needs
 
-VERBATIM_LAYERS = ("verbatim-bm25", "verbatim-vector")
-_ALIASES = {
-    "distilled-hybrid": ("distilled-bm25", "distilled-vector"),
-    "all": ("verbatim-bm25", "verbatim-vector", "distilled-bm25", "distilled-vector"),
-}
+VERBATIM_LAYERS = tuple(layer for layer in LAYERS if layer.startswith("verbatim-"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +76,18 @@ def mode_of(config: str) -> str:
 
 
 def layers(config: str) -> tuple[str, ...]:
-    """The layers of a configuration's mode. The named aliases are spelled out here
-    rather than imported: memdistill.retrieve.modes pulls in FAISS."""
-    mode = mode_of(config)
-    return _ALIASES.get(mode) or tuple(part.strip() for part in mode.split("+"))
+    """The layers of a configuration's mode; none for a name that is not one of our
+    modes (runs other tools put in the folder)."""
+    try:
+        return layers_of(mode_of(config))
+    except QueryError:
+        return ()
 
 
 def is_verbatim(config: str) -> bool:
-    """Every layer of the mode is a verbatim one."""
-    return all(layer in VERBATIM_LAYERS for layer in layers(config))
+    """The mode has layers, and every one is a verbatim one."""
+    found = layers(config)
+    return bool(found) and all(layer in VERBATIM_LAYERS for layer in found)
 
 
 def is_cross_layer(config: str) -> bool:
@@ -106,14 +107,22 @@ def choose_baseline(mrr: Mapping[str, float], explicit: str | None = None) -> tu
             names = ", ".join(sorted(mrr))
             raise ConfigError(f"unknown baseline {explicit!r}; use one of: {names}")
         return explicit, "chosen explicitly"
+    verbatim = best_verbatim(mrr)
+    if verbatim is not None:
+        return verbatim, "the best verbatim configuration by MRR@10"
+    why = "the best configuration by MRR@10 (no verbatim-only configuration ran)"
+    return _best(mrr, list(mrr)), why
+
+
+def best_verbatim(mrr: Mapping[str, float]) -> str | None:
+    """The best configuration whose layers are all verbatim, by MRR@10; None if none ran.
+    The default baseline, and what the goals are measured against."""
     verbatim = [c for c in mrr if is_verbatim(c)]
-    pool, why = (
-        (verbatim, "the best verbatim configuration by MRR@10")
-        if verbatim
-        else (list(mrr), "the best configuration by MRR@10 (no verbatim-only configuration ran)")
-    )
-    best = max(sorted(pool), key=lambda c: mrr[c])  # sorted: ties go to the first name
-    return best, why
+    return _best(mrr, verbatim) if verbatim else None
+
+
+def _best(mrr: Mapping[str, float], names: list[str]) -> str:
+    return max(sorted(names), key=lambda c: mrr[c])  # sorted: ties go to the first name
 
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
@@ -124,7 +133,9 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     mean = statistics.fmean(values)
     if n < 2:
         return Interval(mean, mean, mean, n)
-    half = float(sps.t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(values) / n**0.5
+    half = (
+        float(_scipy_stats().t.ppf(0.5 + confidence / 2, n - 1)) * statistics.stdev(values) / n**0.5
+    )
     return Interval(mean, max(0.0, mean - half), min(1.0, mean + half), n)
 
 
@@ -153,7 +164,7 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
         # scipy returns nan (or warns) here; the limits are exact.
         t, p_t = (0.0, 1.0) if mean == 0.0 else (math.copysign(math.inf, mean), 0.0)
     else:
-        result = sps.ttest_rel(a, b)
+        result = _scipy_stats().ttest_rel(a, b)
         t, p_t = float(result.statistic), float(result.pvalue)
     if all(x == 0.0 for x in diffs):
         # zsplit gives every zero half a rank on each side: W = n(n+1)/4, p = 1.
@@ -161,7 +172,7 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # small-sample / ties notes; p is still defined
-            result_w = sps.wilcoxon(diffs, zero_method="zsplit")
+            result_w = _scipy_stats().wilcoxon(diffs, zero_method="zsplit")
         w, p_w = float(result_w.statistic), float(result_w.pvalue)
     return PairedTest(n, mean, t, p_t, w, p_w, d)
 
@@ -188,6 +199,12 @@ def compare_all(
         ratio = mean / base_mean if base_mean > 0 else None
         comparisons.append(Comparison(config, baseline, tests[config], p_t[i], p_w[i], ratio))
     return comparisons
+
+
+def _scipy_stats() -> Any:  # scipy.stats, which has no type hints
+    with needs("scipy", "the paired tests and confidence intervals"):
+        from scipy import stats
+    return stats
 
 
 def _constant(values: Sequence[float]) -> bool:

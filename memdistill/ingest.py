@@ -179,6 +179,8 @@ class Ingestor:
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
         for conversation in conversations:
+            if conversation.id_from_file:  # see Conversation.id_from_file
+                conversation.source_id += "@" + hashlib.sha256(key.encode()).hexdigest()[:10]
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
             row = ensure_conversation(

@@ -67,6 +67,9 @@ class Conversation:
     messages: list[Message]
     project: str | None = None
     title: str | None = None
+    # The source gave no id, so the parser made one from the file (its name): the ingest
+    # then scopes it by the file's path, so two files called chat.jsonl never share one.
+    id_from_file: bool = False
 
 
 @dataclass(slots=True)

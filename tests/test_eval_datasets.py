@@ -79,9 +79,11 @@ def test_query_set_loader_and_its_errors(tmp_path: Path) -> None:
     path.write_text('{"qid": "a", "query": "x", "relevant": {"m": 7}}\n')
     with pytest.raises(FormatError, match=r"q.jsonl:1: not a query"):
         load_queries(path)
-    path.write_text("{not json\n")
-    with pytest.raises(FormatError, match=r"q.jsonl:1"):
+    path.write_text('{"qid": "a", "query": "x"}\n{not json\n')
+    with pytest.raises(FormatError, match=r"q.jsonl:2: not JSON .*; each line is \{"):
         load_queries(path)
+    with pytest.raises(FormatError, match=r"nothing.jsonl: cannot read the file"):
+        load_queries(tmp_path / "nothing.jsonl")
 
 
 def test_the_project_query_set_is_valid() -> None:

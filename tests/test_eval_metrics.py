@@ -14,17 +14,20 @@ import pytest
 from scipy import stats as sps
 
 from memdistill.errors import ConfigError, FormatError
-from memdistill.eval.metrics import absent_summary, evaluate, load_runs_folder
+from memdistill.eval.metrics import absent_summary, evaluate, load_runs_folder, run_latency
 from memdistill.eval.stats import (
+    best_verbatim,
     bonferroni,
     choose_baseline,
     cohens_d,
     compare_all,
     is_cross_layer,
     is_verbatim,
+    layers,
     paired_test,
     t_interval,
 )
+from memdistill.retrieve.modes import MODES, layers_of
 
 L3 = math.log2(3)  # discount at rank 2
 QRELS = """\
@@ -311,3 +314,31 @@ def test_baseline_rules() -> None:
     assert not is_verbatim("all.rrf") and not is_verbatim("distilled-hybrid.rrf")
     assert is_cross_layer("all.combmnz") and is_cross_layer("verbatim-vector+distilled-bm25.x")
     assert not is_cross_layer("distilled-hybrid.rrf")
+
+
+def test_layers_come_from_the_retriever_modes() -> None:
+    for mode in MODES:
+        assert layers(f"{mode}.rrf") == layers_of(mode)
+    # Runs other tools put in the folder: no layers, so neither verbatim nor cross-layer.
+    assert layers("bm25-run.trec-tool") == ()
+    assert not is_verbatim("bm25-run") and not is_cross_layer("bm25-run")
+
+
+def test_one_rule_for_the_best_verbatim_configuration() -> None:
+    mrr = {"verbatim-vector": 0.5, "verbatim-bm25": 0.5, "all.rrf": 0.9}
+    assert best_verbatim(mrr) == "verbatim-bm25"  # a tie goes to the first name
+    assert choose_baseline(mrr)[0] == best_verbatim(mrr)
+    assert best_verbatim({"all.rrf": 0.9, "other-tool": 1.0}) is None
+
+
+def test_latency_prefers_the_search_at_k10() -> None:
+    depth = {"q1": 30.0, "q2": 50.0}
+    k10 = {"q1": 2.0, "q2": 4.0}
+    both = run_latency({"k": 100, "latency_ms": depth, "latency_ms_k10": k10})
+    assert both == {"p50": 3.0, "p95": pytest.approx(3.9), "n": 2, "k": 10}
+    # Older runs folders: the search at the run's depth, said so by k.
+    assert run_latency({"k": 100, "latency_ms": depth}) == {
+        "p50": 40.0, "p95": pytest.approx(49.0), "n": 2, "k": 100
+    }  # fmt: skip
+    assert run_latency({"latency_ms": depth})["k"] is None  # type: ignore[index]
+    assert run_latency({"latency_ms_k10": {}}) is None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from test_eval_metrics import A, B, C, write_runs_folder
+from typer.testing import CliRunner
 
-from memdistill.errors import ConfigError, FormatError
+from memdistill.cli import app
+from memdistill.errors import ConfigError, DependencyError, FormatError
 from memdistill.eval.report import build_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -39,8 +43,9 @@ def test_full_report(tmp_path: Path) -> None:
     assert rows[0]["metrics"]["MRR@10"] == pytest.approx(0.875)
     assert rows[0]["mrr_ci"]["high"] == 1.0
     assert rows[0]["fusion"] == "combmnz" and rows[2]["fusion"] is None
-    # latency 10..50 ms: p50 = 30; p95 at position 3.8 of 4 -> 40 + 0.8 * 10
-    assert rows[0]["latency_ms"] == {"p50": 30.0, "p95": pytest.approx(48.0), "n": 5}
+    # latency 10..50 ms: p50 = 30; p95 at position 3.8 of 4 -> 40 + 0.8 * 10. Only the
+    # old field (the search at the run depth, k not recorded here) is in these runs.
+    assert rows[0]["latency_ms"] == {"p50": 30.0, "p95": pytest.approx(48.0), "n": 5, "k": None}
 
     comparisons = {c["config"]: c for c in saved["comparisons"]}
     assert set(comparisons) == {B, C}
@@ -77,6 +82,7 @@ def test_full_report(tmp_path: Path) -> None:
         assert heading in md, heading
     assert f"| {C} | 0.875 | 0.477–1.000 |" in md
     assert "fleiss_kappa" in md
+    assert "Latency of every configuration: no `latency_ms_k10` recorded" in md
     assert "No LoCoMo categories" in md
 
 
@@ -132,3 +138,52 @@ def test_nothing_to_score(tmp_path: Path) -> None:
     assert saved["queries"]["scored"] == [] and saved["queries"]["absent"] == ["q4"]
     assert all(r["metrics"]["MRR@10"] == 0.0 for r in saved["configurations"])
     assert "no query has a relevant exchange" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_latency_columns_use_the_search_at_k10(tmp_path: Path) -> None:
+    runs = write_runs_folder(tmp_path / "runs-out")
+    for name in (A, B, C):
+        path = runs / "runs" / f"{name}.json"
+        meta = json.loads(path.read_text())
+        k10 = {qid: ms / 10 for qid, ms in meta["latency_ms"].items()}  # 1..5 ms
+        path.write_text(json.dumps({**meta, "k": 100, "latency_ms_k10": k10}))
+    saved = build_report(runs, tmp_path / "out")
+    assert saved["configurations"][0]["latency_ms"] == {
+        "p50": 3.0, "p95": pytest.approx(4.8), "n": 5, "k": 10
+    }  # fmt: skip
+    md = (tmp_path / "out" / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith(f"| {C} | 0.875 |"))
+    assert row.endswith(" | 3.0 | 4.8 |")  # p50, p95
+    assert "search at k=10, query embedding included" in md
+    assert "no `latency_ms_k10`" not in md
+
+
+@pytest.mark.parametrize(("module", "package"), [
+    ("ir_measures", "ir-measures"), ("scipy", "scipy"), ("matplotlib", "matplotlib"),
+])  # fmt: skip
+def test_missing_eval_extra_is_a_dependency_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, package: str
+) -> None:
+    runs = write_runs_folder(tmp_path / "runs-out")
+    # None in sys.modules makes `import module` fail as if the package were not installed:
+    # it cannot really be uninstalled in CI, where every other test needs it.
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(DependencyError, match=rf"{package}.*pip install 'memdistill\[eval\]'"):
+        build_report(runs, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # it failed before doing any work
+    result = CliRunner().invoke(
+        app, ["eval", "report", "--runs-out", str(runs), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+    assert package in result.output and "memdistill[eval]" in result.output
+
+
+def test_the_eval_modules_import_without_the_eval_extra() -> None:
+    # A fresh interpreter in which the extra's packages are missing (see above).
+    blocked = ["ir_measures", "pytrec_eval", "scipy", "matplotlib", "krippendorff"]
+    code = (
+        f"import sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
+        "import memdistill.eval.report, memdistill.eval.runs, memdistill.cli.evaluate\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

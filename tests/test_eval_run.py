@@ -56,11 +56,16 @@ def test_runs_folder_follows_the_contract(runs: Path) -> None:
     meta = json.loads((runs / "runs" / "all.rrf.json").read_text())
     assert meta["mode"] == "all" and meta["fusion"] == "rrf"
     assert set(meta["latency_ms"]) == {q["qid"] for q in queries}
+    # Also the default search's latency: the same search at k=10 (runs stay at depth 100).
+    assert set(meta["latency_ms_k10"]) == set(meta["latency_ms"]) and meta["k"] == 100
+    assert all(ms > 0 for ms in meta["latency_ms_k10"].values())
     qrels = (runs / "qrels.txt").read_text().splitlines()
     assert all(line.split()[3] in ("1", "2") for line in qrels)
     assert {line.split()[0] for line in qrels} == {q["qid"] for q in queries if not q["absent"]}
     config = json.loads((runs / "config.json").read_text())
     assert config["queries_judged"] == 40 and config["embedder"]
+    assert config["docids"] == "message"  # the samples' message ids are unique
+    assert config["corpus"] == [str((REPO / "data" / "samples").resolve())]
     compression = (runs / "compression.jsonl").read_text().splitlines()
     assert len(compression) == 65
 
@@ -81,8 +86,10 @@ def test_report_structure(runs: Path, tmp_path: Path) -> None:
     assert len(results["configurations"]) == len(MODES)
     assert results["baseline"]["name"] in ("verbatim-bm25", "verbatim-vector")
     assert len(results["queries"]["scored"]) == 37 and len(results["queries"]["absent"]) == 3
+    assert {c["latency_ms"]["k"] for c in results["configurations"]} == {10}
     report = (out / "report.md").read_text()
-    for heading in ("MRR@10", "nDCG@10", "Recall@5", "Cohen", "Bonferroni", "compression"):
+    for heading in ("MRR@10", "nDCG@10", "Recall@5", "Cohen", "Bonferroni", "compression",
+                    "search at k=10, query embedding included"):  # fmt: skip
         assert heading.lower() in report.lower(), heading
 
 

@@ -111,3 +111,24 @@ def test_two_processes_ingest_and_search_one_store(tmp_path: Path) -> None:
         assert reader.stats().exchanges == 2 * len(EXCHANGES) * 3
         assert len(reader.search("database is locked", k=10)) == 10
     assert searches > 0
+
+
+def test_files_of_the_same_name_without_conversation_ids_never_overwrite(tmp_path: Path) -> None:
+    # chat.jsonl in two projects, no conversation_id, message ids made from positions.
+    a = _plain(tmp_path / "projA" / "chat.jsonl", "How do I pin numpy below 2?", "numpy<2")
+    b = _plain(tmp_path / "projB" / "chat.jsonl", "Which port does the API use?", "Port 8080.")
+    with Memory.open(tmp_path / "s") as memory:
+        memory.ingest(a)
+        memory.ingest(b)  # a separate run, then both in one run
+        memory.ingest([a, b])
+        assert memory.stats().exchanges == 2 and memory.stats().conversations == 2
+        for query, answer in (("pin numpy", "numpy<2"), ("API port", "Port 8080.")):
+            hit = memory.search(query, k=1)[0]
+            assert memory.drill_down(hit)[-1].text == answer
+
+
+def _plain(path: Path, question: str, answer: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"role": "user", "content": question}) + "\n"
+                    + json.dumps({"role": "assistant", "content": answer}) + "\n")  # fmt: skip
+    return path

@@ -210,3 +210,57 @@ def test_real_subagent(shared_data: Path) -> None:
     (conversation,), _ = parse(shared_data / "claude-code-subagent.jsonl")
     assert conversation.source_id == "c45af7b1-cb7c-4e51-93db-8cbb250a877a:agent-af1ff21"
     assert [m.kind for m in conversation.messages] == ["prompt", "text"]
+
+
+def test_lone_surrogate_in_a_line_is_replaced(tmp_path: Path) -> None:
+    # Claude Code (JavaScript) writes an emoji cut in half by a tool as a lone "\ud83d".
+    base = {"sessionId": "s1", "cwd": "/w"}
+    lines = [
+        {
+            **base,
+            "type": "user",
+            "uuid": "u1",
+            "message": {"role": "user", "content": "ping \ud83d ok"},
+        },
+        {
+            **base,
+            "type": "assistant",
+            "uuid": "a1",
+            "message": {
+                "id": "m1",
+                "role": "assistant",
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": "t1",
+                        "name": "Bash",
+                        "input": {"command": "cat log"},
+                    }
+                ],
+            },
+        },
+        {
+            **base,
+            "type": "user",
+            "uuid": "u2",
+            "message": {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "t1",
+                        "content": "line one\nhalf \udd25 emoji",
+                    }
+                ],
+            },
+        },
+    ]
+    path = tmp_path / "session.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert "\\ud83d" in path.read_text()
+    (conversation,), problems = parse(path)
+    assert problems == []
+    texts = [m.text for m in conversation.messages]
+    for text in texts:
+        text.encode("utf-8")  # a lone surrogate raises here, as it does in SQLite
+    assert texts == ["ping \ufffd ok", "cat log", "line one\nhalf \ufffd emoji"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -178,3 +179,45 @@ def test_offsets_are_normalised_to_utc(tmp_path: Path) -> None:
     stamp = parse(path)[0][0].messages[0].timestamp
     assert stamp == datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=-5)))
     assert stamp is not None and stamp.tzinfo == UTC
+
+
+def _storable(text: str) -> bool:
+    """What SQLite needs: text that encodes as UTF-8 (a lone surrogate does not)."""
+    try:
+        sqlite3.connect(":memory:").execute("SELECT ?", (text,)).fetchone()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_lone_surrogates_become_replacement_characters(tmp_path: Path) -> None:
+    # json.dumps escapes a lone surrogate as "\ud83d", as a JavaScript writer does when it
+    # cuts an emoji in half; a whole emoji escaped as a pair must stay whole.
+    cut = "tool output cut here: \ud83d and a low one \udc00 alone"
+    arguments = json.dumps({"command": "echo \ud83d"})  # escaped twice: a JSON string
+    records = [
+        {"role": "user", "content": cut, "conversation_id": "c"},
+        {
+            "role": "assistant",
+            "content": "ok \U0001f600 done",
+            "conversation_id": "c",
+            "tool_calls": [{"id": "t", "function": {"name": "run", "arguments": arguments}}],
+        },
+    ]
+    path = tmp_path / "chat.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    assert "\\ud83d" in path.read_text() and "\\ud83d\\ude00" in path.read_text()
+    as_json = tmp_path / "chat.json"
+    as_json.write_text(json.dumps({"messages": records}))
+    assert not _storable(cut)
+    for source in (path, as_json):
+        (conversation,), problems = parse(source)
+        assert problems == []
+        texts = [m.text for m in conversation.messages]
+        texts += [
+            json.dumps(m.tool.input, ensure_ascii=False) for m in conversation.messages if m.tool
+        ]
+        assert all(_storable(text) for text in texts)
+        assert texts[0] == "tool output cut here: \ufffd and a low one \ufffd alone"
+        assert "ok \U0001f600 done" in texts
+        assert any("echo \ufffd" in text for text in texts)

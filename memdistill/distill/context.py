@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from memdistill.distill.text import one_line, specificity, words
 from memdistill.models import Exchange
+from memdistill.tools import shell_command
 
 MAX_CHARS = 140
 
@@ -39,7 +40,6 @@ _NUMBER = re.compile(
     r"\b(?:v?\d+\.\d+(?:\.\d+)*|\$\d[\d,.]*|\d[\d,.]*\s?(?:ms|s|sec|seconds|minutes|MB|GB|KB|"
     r"%|tokens|x|px|rows|lines|items|files))(?!\w)"
 )
-_SHELL_TOOLS = {"bash", "shell", "exec_command", "local_shell", "run_terminal_cmd", "terminal"}
 _TRIVIAL_COMMANDS = {"ls", "pwd", "ls -la", "ls -l", "cd", "clear", "git status", "whoami"}
 
 
@@ -102,12 +102,9 @@ def _errors(text: str) -> Iterator[str]:
 def _commands(exchange: Exchange) -> Iterator[str]:
     commands: list[str] = []
     for call in exchange.tool_calls:
-        if call.name.lower() in _SHELL_TOOLS:
-            command = call.input.get("command") or call.input.get("cmd")
-            if isinstance(command, list):
-                command = " ".join(str(part) for part in command)
-            if isinstance(command, str):
-                commands.append(command.strip().splitlines()[0] if command.strip() else "")
+        command = shell_command(call.name, call.input)
+        if command and command.strip():
+            commands.append(command.strip().splitlines()[0])
     commands += _SHELL_LINE.findall(exchange.prompt)
     for command in _ranked(commands):
         if command.strip() not in _TRIVIAL_COMMANDS:

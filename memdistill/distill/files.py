@@ -3,7 +3,7 @@
 Two sources, merged per path keeping the strongest action (created > edited > read >
 referenced):
 - tool calls: the tool says what it did (Write creates, Read reads, apply_patch adds and
-  updates, a shell command's `>` creates, `cat` reads, `sed -i` edits);
+  updates; a shell command's `>` creates, `cat` reads, `sed -i` edits: `shell.py`);
 - every message's text: any path mentioned is "referenced".
 
 Rules for the ambiguous cases (tests/test_files.py shows each):
@@ -27,16 +27,16 @@ with referenced ones by first appearance, all in first-appearance order.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from memdistill.distill.shell import shell_touches
 from memdistill.models import Exchange, FileAction, FileTouch
+from memdistill.tools import is_shell_tool, shell_command
 
 MAX_FILES = 50
 # Bounds the work on a tool result that lists thousands of files.
 _MAX_COLLECTED = 1000
-_MAX_SHELL_CHARS = 20_000
 _MAX_PATH = 4096  # PATH_MAX on Linux: anything longer is not a path
 
 
@@ -223,9 +223,6 @@ _CLAUDE_TOOLS: dict[str, FileAction] = {
     "grep": "referenced",
     "ls": "referenced",
 }
-_SHELL_TOOLS = frozenset(
-    {"bash", "shell", "shell_command", "exec_command", "local_shell", "run_terminal_cmd"}
-)
 _PATH_KEYS = ("path", "file_path", "filepath", "filename", "file", "target_file", "notebook_path")
 _PATH_LIST_KEYS = ("paths", "files")
 # A generic tool's action, from the first of these words in its name (or its "command").
@@ -247,8 +244,8 @@ def tool_touches(name: str, tool_input: Mapping[str, Any]) -> Iterator[tuple[str
         if "*** " in text:
             for m in _PATCH_LINE.finditer(text):
                 yield m.group(2), _PATCH_ACTION[m.group(1)]
-    if key in _SHELL_TOOLS:
-        command = _shell_command(tool_input)
+    if is_shell_tool(name):
+        command = shell_command(name, tool_input)
         if command:
             yield from shell_touches(command)
         return
@@ -277,144 +274,6 @@ def _generic_action(name: str, tool_input: Mapping[str, Any]) -> FileAction:
         if action:
             return action
     return "referenced"
-
-
-def _shell_command(tool_input: Mapping[str, Any]) -> str:
-    command: Any = tool_input.get("command") or tool_input.get("cmd")
-    action = tool_input.get("action")
-    if command is None and isinstance(action, Mapping):
-        command = action.get("command")  # Codex local_shell
-    if isinstance(command, list) and all(isinstance(part, str) for part in command):
-        if len(command) >= 3 and command[-2] in ("-c", "-lc"):
-            return str(command[-1])  # ["bash", "-lc", "script"]
-        return shlex.join(command)
-    return command if isinstance(command, str) else ""
-
-
-# --- shell commands: a small table of verbs whose arguments are files --------------------
-
-_VERB_ACTIONS: dict[str, FileAction] = {
-    **dict.fromkeys(("cat", "head", "tail", "less", "more", "bat", "nl"), "read"),
-    **dict.fromkeys(("touch", "mkdir", "tee"), "created"),
-    **dict.fromkeys(("rm", "unlink"), "edited"),
-}
-# cp and mv: the last argument is created; the others are read (cp) or removed (mv).
-_COPY_VERBS: dict[str, FileAction] = {"cp": "read", "mv": "edited"}
-_PREFIX_WORDS = frozenset({"sudo", "env", "command", "time", "nohup", "exec", "then", "do"})
-_REDIRECTS: dict[str, FileAction] = {
-    ">": "created",
-    ">|": "created",
-    "&>": "created",
-    ">>": "edited",
-    "&>>": "edited",
-    "<": "read",
-}
-_SEPARATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;", "|&"})
-_SHELL_ARG = re.compile(r"[\w.~/+@-]+")
-_SED_SCRIPT_OPTIONS = frozenset({"-e", "-f", "--expression", "--file"})
-
-
-def shell_touches(command: str) -> Iterator[tuple[str, FileAction]]:
-    """Files a shell command writes, reads or removes, by a small table of verbs."""
-    heredoc_end: str | None = None
-    pending = ""
-    for line in command[:_MAX_SHELL_CHARS].splitlines():
-        if heredoc_end is not None:
-            if line.strip() == heredoc_end:
-                heredoc_end = None
-            continue  # a here-document's body is data, not commands
-        statement = pending + line
-        if statement.endswith("\\"):
-            pending = statement[:-1] + " "
-            continue
-        try:
-            tokens = _shell_tokens(statement)
-        except ValueError:  # a quote still open: the statement goes on over the next line
-            pending = statement + "\n"
-            continue
-        pending = ""
-        for words in _simple_commands(tokens):
-            heredoc_end = _heredoc_marker(words) or heredoc_end
-            yield from _command_touches(words)
-
-
-def _shell_tokens(statement: str) -> list[str]:
-    lexer = shlex.shlex(statement, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    return list(lexer)
-
-
-def _simple_commands(tokens: list[str]) -> Iterator[list[str]]:
-    words: list[str] = []
-    for token in tokens:
-        if token in _SEPARATORS:
-            if words:
-                yield words
-            words = []
-        else:
-            words.append(token)
-    if words:
-        yield words
-
-
-def _heredoc_marker(words: list[str]) -> str | None:
-    for i, word in enumerate(words[:-1]):
-        if word == "<<":
-            return words[i + 1].lstrip("-")
-    return None
-
-
-def _command_touches(words: list[str]) -> Iterator[tuple[str, FileAction]]:
-    args: list[str] = []
-    options: list[str] = []
-    skip_next = False
-    for i, word in enumerate(words):
-        if skip_next:
-            skip_next = False
-        elif not word:
-            continue  # sed -i '' (macOS): the empty backup suffix
-        elif word in _REDIRECTS and i + 1 < len(words):
-            yield from _shell_paths([words[i + 1]], _REDIRECTS[word])
-            skip_next = True
-        elif word.startswith("<<") or word == ">&":
-            skip_next = True  # a here-document marker, a here-string, a descriptor
-        elif word.startswith("-"):
-            options.append(word)
-            # sed -e SCRIPT, -f SCRIPT_FILE: the option's value is no file it changes
-            skip_next = word in _SED_SCRIPT_OPTIONS and bool(args) and _verb(args[0]) == "sed"
-        elif not args and ("=" in word or word in _PREFIX_WORDS):
-            continue  # VAR=value, sudo, env: the verb comes later
-        else:
-            args.append(word)
-    if not args:
-        return
-    verb, args = _verb(args[0]), args[1:]
-    if verb in _VERB_ACTIONS:
-        yield from _shell_paths(args, _VERB_ACTIONS[verb])
-    elif verb in _COPY_VERBS and len(args) >= 2:
-        sources, target = args[:-1], args[-1]
-        yield from _shell_paths(sources, _COPY_VERBS[verb])
-        if target.endswith("/"):  # into a folder: name the files it receives
-            targets = [target + source.rstrip("/").rpartition("/")[2] for source in sources]
-        else:
-            targets = [target]
-        yield from _shell_paths(targets, "created")
-    elif verb == "sed":
-        in_place = any(o.startswith("-i") or o == "--in-place" for o in options)
-        scripted = any(o in _SED_SCRIPT_OPTIONS for o in options)
-        # Without -e the first argument is the script (with it, the loop skipped it).
-        yield from _shell_paths(args if scripted else args[1:], "edited" if in_place else "read")
-
-
-def _verb(word: str) -> str:
-    return word.rpartition("/")[2]  # /usr/bin/sed -> sed
-
-
-def _shell_paths(args: Iterable[str], action: FileAction) -> Iterator[tuple[str, FileAction]]:
-    for arg in args:
-        plain = _SHELL_ARG.fullmatch(arg) or _DRIVE.match(arg)
-        if plain and not _NUMERIC.fullmatch(arg) and not arg.startswith(_DEVICE_PREFIXES):
-            yield (arg.rstrip("/") or arg), action
 
 
 # --- helpers ----------------------------------------------------------------------------

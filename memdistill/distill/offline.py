@@ -1,11 +1,19 @@
 """The offline distiller: extractive, deterministic, no model and no network.
 
-exchange_core = the sentence of the prompt that carries the request + the sentence of the
-reply that carries the outcome, both copied from the exchange and trimmed. Sentences are
-chosen by the specificity of their words (identifiers and rare terms weigh most), with a
-pull towards outcome verbs in the reply and towards the agent's final message, and
-filler ("Great!", "Let me check...") pushed out. A terse prompt ("yes", "1", "continue")
-is kept as it is and the topic comes from the reply.
+exchange_core = the prompt's most telling sentences within ASK_WORDS words, then the
+reply's within what is left of CORE_WORDS, all copied from the exchange. In each part
+sentences are ranked by salience (the specificity of their words: identifiers and rare
+terms weigh most, growing ever more slowly with length), the best ones that fit the
+budget are kept (the single best one trimmed to fit rather than lost) and put back in
+text order. A message's speaker prefix ("Caroline: ...") is kept in front of its first
+chosen sentence. Adjustments: the first real sentence of a prompt (and, less, of a
+reply) states the topic and counts more; the reply's last message and outcome words
+("fixed", "because", "decided") count more; sentences saying when ("yesterday", a
+month, a year) count more; pleasantries ("Hey Mel!", "Thanks!"), sentences ending in ":"
+(their code block or list was cut away) and step narration ("Let me check...") count
+less, narration outside the last message not at all; an opening "Great!" is dropped.
+A terse prompt ("yes", "1", "continue") is kept as it is and the reply carries the
+topic; with no reply text, the names of the tools used stand in for it.
 """
 
 from __future__ import annotations
@@ -190,7 +198,8 @@ def _salience(sentence: str) -> float:
 
 
 def _fallback_topic(exchange: Exchange) -> str:
-    """No prose to choose from: name the tools used and the files they touched."""
+    """No reply text to choose from: "Used Bash, Edit." (the first four tool names, in
+    order of first use); without tool calls, the exchange's text trimmed to ASK_WORDS."""
     calls = exchange.tool_calls
     if calls:
         names = list(dict.fromkeys(c.name for c in calls))

@@ -12,9 +12,8 @@ import re
 from collections import Counter
 from pathlib import PurePosixPath, PureWindowsPath
 
-import Stemmer
-
 from memdistill.distill.text import clean, is_identifier, specificity, words
+from memdistill.index.analyze import stem
 from memdistill.models import Exchange, FileTouch, Room
 
 MAX_ROOMS = 3
@@ -58,7 +57,6 @@ _WORKFLOW_PATTERNS = {
 _MIN_WORKFLOW_HITS = 2
 
 _FILE_LIKE = re.compile(r"\.[A-Za-z]{1,5}$")
-_stemmer = Stemmer.Stemmer("english")
 
 
 def assign_rooms(exchange: Exchange, files: list[FileTouch]) -> list[Room]:
@@ -131,4 +129,4 @@ def concept_key(word: str) -> str:
     lower = word.lower().strip(".-_")
     if is_identifier(lower):
         return lower
-    return str(_stemmer.stemWord(lower))
+    return stem(lower)

@@ -95,14 +95,22 @@ def _fill(cache: dict[str, tuple[str, ...]], tokens: Iterable[str]) -> None:
         _stems.update(zip(words, stems, strict=True))
     stems_now = _stems
     for token, terms in unstemmed.items():
-        cache[token] = tuple(stems_now.get(w) or _stem_one(w) for w in terms)
+        # stem() is reached only when another thread restarted the cache since the update
+        cache[token] = tuple(stems_now.get(w) or stem(w) for w in terms)
 
 
-def _stem_one(word: str) -> str:
-    # Reached only when another thread restarted the stem cache between our fill and use.
+def stem(word: str) -> str:
+    """The Snowball English stem of one word, as BM25 stems it: cached, and safe to call
+    from any thread (the one stemmer object is used under its lock)."""
+    cached = _stems.get(word)
+    if cached is not None:
+        return cached
     with _stem_lock:
-        stem: str = _stemmer.stemWord(word)
-    return stem
+        result: str = _stemmer.stemWord(word)
+    if len(_stems) > _CACHE_LIMIT:
+        _stems.clear()
+    _stems[word] = result
+    return result
 
 
 def _tokens(text: str) -> tuple[list[str], dict[str, tuple[str, ...]]]:

@@ -10,7 +10,7 @@ from memdistill.embed.base import Embedder
 from memdistill.errors import QueryError
 from memdistill.index.layers import Indexes
 from memdistill.models import Hit
-from memdistill.retrieve.fusion import DEFAULT_FUSION, Ranked, fuse
+from memdistill.retrieve.fusion import DEFAULT_FUSION, FUSIONS, Ranked, fuse
 from memdistill.retrieve.modes import DEFAULT_MODE, layers_of
 from memdistill.store.read import Filters, allowed_ids, hits_for
 from memdistill.store.store import Store
@@ -39,6 +39,13 @@ class Retriever:
         layers = layers_of(mode)
         if k < 1:
             raise QueryError(f"k must be at least 1, not {k}")
+        if fusion not in FUSIONS:
+            raise QueryError(f"unknown fusion {fusion!r}; use one of: {', '.join(FUSIONS)}")
+        if weights is not None and (fusion != "convex" or len(weights) != len(layers)):
+            raise QueryError(
+                f"weights go with --fusion convex, one per layer of the mode ({len(layers)} "
+                f"for {mode!r}), not {len(weights)}"
+            )
         if not query.strip():
             return []
         filters = filters or Filters()

@@ -65,7 +65,7 @@ class ClaudeConsoleParser(Parser):
         conversation_id = "console-" + short_hash(path.name, first.lines[0] if first.lines else "")
         messages = _messages(blocks, conversation_id)
         if messages:
-            yield Conversation(conversation_id, messages, project, None)
+            yield Conversation(conversation_id, messages, project, None, id_from_file=True)
 
 
 def _blocks(lines: list[str]) -> tuple[list[_Block], str | None]:

@@ -1,5 +1,8 @@
 """Helpers every parser shares: reading JSON and JSONL safely, timestamps, content blocks.
 
+Parsed JSON never holds a lone UTF-16 surrogate (SQLite cannot store one): `loads` turns
+each into U+FFFD.
+
 Each helper turns odd input into a `Problem` or a `FormatError` with a line number, so the
 parsers themselves never meet a raw `json.JSONDecodeError` or a missing key.
 """
@@ -9,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shlex
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +20,14 @@ from typing import Any
 from memdistill.errors import FormatError
 from memdistill.models import Message, Problem, ToolCall
 from memdistill.sources.base import ProblemSink
+from memdistill.tools import command_line
 
 JSONObject = dict[str, Any]
 
-# Tools whose input is a command line: their message text is the command itself.
-SHELL_TOOLS = frozenset({"Bash", "bash", "shell", "local_shell", "shell_command", "exec_command"})
+# JSON escapes of UTF-16 surrogates (an emoji cut in half by a JavaScript writer decodes to
+# a lone one, which SQLite refuses): only text holding one needs `_without_surrogates`.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Real content nests a few levels; deeper input is garbage and must not exhaust the stack.
 _MAX_DEPTH = 32
@@ -44,7 +49,7 @@ def read_json(path: Path) -> Any:
     """One JSON document, or a FormatError saying where json stopped understanding it."""
     text = read_text(path)
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -54,6 +59,51 @@ def read_json(path: Path) -> Any:
         ) from exc
     except RecursionError as exc:
         raise FormatError("JSON nested too deeply to read", path=str(path)) from exc
+
+
+def loads(text: str) -> Any:
+    """`json.loads`, with lone UTF-16 surrogates ("\\ud83d" alone) replaced by U+FFFD.
+
+    A lone surrogate decodes into a str that cannot be encoded as UTF-8, so SQLite (and any
+    file write) would refuse it; the check on the raw text keeps the usual case free.
+    """
+    value = json.loads(text)
+    if _SURROGATE_ESCAPE.search(text):
+        value = _without_surrogates(value)
+    return value
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with every string's lone surrogates replaced, through dicts and lists.
+
+    Parsed JSON is fresh, so containers are changed in place, depth first without
+    recursion (any depth json.loads accepted is fine).
+    """
+    if isinstance(value, str):
+        return _clean(value)
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            if any(_SURROGATE.search(key) for key in container):
+                items = list(container.items())
+                container.clear()
+                container.update((_clean(key), item) for key, item in items)
+            entries: Iterable[tuple[Any, Any]] = container.items()
+        elif isinstance(container, list):
+            entries = enumerate(container)
+        else:
+            continue
+        for key, item in list(entries):
+            if isinstance(item, str):
+                container[key] = _clean(item)
+            elif isinstance(item, dict | list):
+                stack.append(item)
+    return value
+
+
+def _clean(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def iter_jsonl(path: Path, problems: ProblemSink) -> Iterator[tuple[int, JSONObject]]:
@@ -69,7 +119,7 @@ def iter_jsonl(path: Path, problems: ProblemSink) -> Iterator[tuple[int, JSONObj
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw)
+            value = loads(raw)
         except (json.JSONDecodeError, RecursionError) as exc:
             first_bad = first_bad or lineno
             problems(Problem(str(path), lineno, _line_error(exc, last=lineno == len(lines))))
@@ -158,16 +208,8 @@ def text_from_content(content: object, _depth: int = 0) -> str:
 
 def tool_call_text(name: str, arguments: JSONObject) -> str:
     """A tool call's message text: the command line for shell tools, else the JSON input."""
-    if name in SHELL_TOOLS:
-        command = arguments.get("command", arguments.get("cmd"))
-        if isinstance(command, str):
-            return command
-        if isinstance(command, list) and all(isinstance(c, str) for c in command):
-            # ["bash", "-lc", "ls -la"] is how Codex wraps a command line
-            if len(command) == 3 and _is_shell(command[0]) and command[1] in ("-lc", "-c"):
-                return str(command[2])
-            return shlex.join(command)
-    return dumps(arguments)
+    command = command_line(name, arguments)
+    return dumps(arguments) if command is None else command
 
 
 def dumps(value: object, *, sort_keys: bool = False) -> str:
@@ -178,17 +220,13 @@ def dumps(value: object, *, sort_keys: bool = False) -> str:
         return ""
 
 
-def _is_shell(program: str) -> bool:
-    return program.rsplit("/", 1)[-1] in ("bash", "sh", "zsh")
-
-
 def parse_arguments(raw: object) -> JSONObject:
     """Function-call arguments (a JSON string in OpenAI shapes) as a dict, never failing."""
     if isinstance(raw, dict):
         return raw
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
+            value = loads(raw)
         except (json.JSONDecodeError, RecursionError):
             return {"arguments": raw}
         return value if isinstance(value, dict) else {"arguments": value}

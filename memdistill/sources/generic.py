@@ -65,6 +65,7 @@ class _Group:
     """One conversation being collected."""
 
     id: str
+    id_from_file: bool = False  # no conversation_id in the file: made from its name
     project: str | None = None
     title: str | None = None
     records: int = 0  # records seen so far: the index behind generated message ids
@@ -88,7 +89,9 @@ class GenericParser(Parser):
             self._add(groups, record, default_id, line, line_based, path, problems)
         for group in groups.values():
             if group.messages:
-                yield Conversation(group.id, group.messages, group.project, group.title)
+                yield Conversation(
+                    group.id, group.messages, group.project, group.title, group.id_from_file
+                )
 
     def _json(self, path: Path, problems: ProblemSink) -> Iterator[tuple[int, JSONObject, str]]:
         """(index, message or conversation record, conversation id to use if it has none)."""
@@ -124,7 +127,9 @@ class GenericParser(Parser):
             _id(record.get("id")) if container else None
         )
         conversation_id = given_id or default_id
-        group = groups.setdefault(conversation_id, _Group(conversation_id))
+        group = groups.setdefault(
+            conversation_id, _Group(conversation_id, id_from_file=given_id is None)
+        )
         group.project = group.project or str_or_none(record.get("project"))
         if not container:
             self._message(group, record, line, path, problems)
