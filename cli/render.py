@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from memdistill.exchanges import render_message
-from memdistill.ingest import IngestReport
 from memdistill.models import Hit, Message
-from memdistill.store.summary import RoomInfo, Stats
+
+if TYPE_CHECKING:  # the heavy modules load when a command needs them, not for --help
+    from memdistill.ingest import IngestReport
+    from memdistill.store.summary import RoomInfo, Stats
 
 
 def emit_json(value: Any) -> None:

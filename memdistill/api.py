@@ -206,7 +206,8 @@ class Memory:
             # themselves when next opened.
             shutil.rmtree(self._index_folder, ignore_errors=True)
         indexes = self.indexes  # rebuilt from generation 0
-        indexes.save()
+        indexes.compact()
+        indexes.save(rewrite=True)
         return len(indexes)
 
     def _owns(self, exchange_id: int) -> bool:

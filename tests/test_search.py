@@ -194,7 +194,7 @@ def test_store_refuses_vectors_of_another_model(tmp_path: Path) -> None:
     with Memory.open(tmp_path / "s") as memory:
         memory.ingest(write_generic(tmp_path / "a.jsonl", EXCHANGES[:1]))
         memory.store.set_meta(memory.store.db, "embedder", "some-other-model")
-        memory.store.db.conn.commit()
+        memory.store.db.commit()
     with (
         Memory.open(tmp_path / "s") as memory,
         pytest.raises(EmbedderMismatchError, match="reindex --embedder"),

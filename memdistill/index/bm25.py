@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from memdistill.errors import StoreError
-from memdistill.index.analyze import ANALYZER_VERSION, analyze
+from memdistill.index.analyze import ANALYZER_VERSION, CACHE_LIMIT, analyze
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -56,7 +56,7 @@ def term_id(term: str) -> int:
     """The stable 64-bit id of a term (blake2b, 8 bytes), cached."""
     tid = _term_ids.get(term)
     if tid is None:
-        if len(_term_ids) > 500_000:
+        if len(_term_ids) > CACHE_LIMIT:
             _term_ids.clear()
         digest = hashlib.blake2b(term.encode("utf-8", "surrogatepass"), digest_size=8).digest()
         tid = _term_ids[term] = int.from_bytes(digest, "little")

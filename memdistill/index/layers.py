@@ -117,16 +117,20 @@ class Indexes:
             )
             self.vectors[layer].update(gone, [i for i, _ in pairs], matrix)
 
-    def save(self, *, wait: bool = True) -> bool:
-        """Write the indexes, unless the files on disk are already this new. With
-        `wait=False` (a search that caught up), give up at once if another process is
-        saving. Returns whether this call wrote them."""
+    def save(self, *, wait: bool = True, rewrite: bool = False) -> bool:
+        """Write the indexes, unless the files on disk are already this new (newer, with
+        `rewrite`: a compaction changes files, not the generation). With `wait=False` (a
+        search that caught up), give up at once if another process is saving. Returns
+        whether this call wrote them."""
         self.folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.folder / ".lock", timeout=-1 if wait else 0)
         try:
             with lock, self._lock:
                 on_disk = self._read_manifest()
-                if on_disk is not None and on_disk["generation"] >= self.generation:
+                if on_disk is not None and (
+                    on_disk["generation"] > self.generation
+                    or (on_disk["generation"] == self.generation and not rewrite)
+                ):
                     return False
                 for layer in ("verbatim", "distilled"):
                     meta = {"generation": self.generation}
@@ -145,6 +149,12 @@ class Indexes:
                 return True
         except Timeout:
             return False
+
+    def compact(self) -> None:
+        """One BM25 segment per layer: what a full rebuild should leave behind."""
+        with self._lock:
+            for index in self.bm25.values():
+                index.merge(max_segments=1)
 
     def search_text(
         self, layer: str, query: str, k: int, allowed: np.ndarray | None

@@ -62,10 +62,6 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def ids(self) -> np.ndarray:
-        faiss = _faiss()
-        return np.asarray(faiss.vector_to_array(self._index.id_map), dtype=np.int64)
-
     def update(self, remove: Sequence[int], ids: Sequence[int], vectors: np.ndarray) -> None:
         """Remove `remove`, then add (id, vector) pairs, replacing any live copy of an id."""
         faiss = _faiss()

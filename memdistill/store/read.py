@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlite_utils import Database
 
 from memdistill.exchanges import render_verbatim
 from memdistill.models import Distilled, FileTouch, Hit, Message, Room, ToolCall
@@ -33,7 +33,7 @@ class Filters:
         )
 
 
-def allowed_ids(db: Database, tenant: str, filters: Filters) -> np.ndarray | None:
+def allowed_ids(db: sqlite3.Connection, tenant: str, filters: Filters) -> np.ndarray | None:
     """Sorted row ids the filters allow, or None when nothing is filtered."""
     if not filters:
         return None
@@ -74,7 +74,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def hits_for(db: Database, tenant: str, ids: Sequence[int]) -> dict[int, Hit]:
+def hits_for(db: sqlite3.Connection, tenant: str, ids: Sequence[int]) -> dict[int, Hit]:
     """Hits (score 0, no ranks yet) for the tenant's exchanges among `ids`, with rooms,
     files and source message ids; other tenants' ids are simply not found."""
     if not ids:
@@ -123,7 +123,7 @@ def hits_for(db: Database, tenant: str, ids: Sequence[int]) -> dict[int, Hit]:
     return hits
 
 
-def messages_of(db: Database, exchange_ids: Sequence[int]) -> dict[int, list[Message]]:
+def messages_of(db: sqlite3.Connection, exchange_ids: Sequence[int]) -> dict[int, list[Message]]:
     """The verbatim messages of each exchange, in order (the drill-down)."""
     out: dict[int, list[Message]] = defaultdict(list)
     if not exchange_ids:
@@ -155,7 +155,12 @@ class IndexRow:
 
 
 def changed_since(
-    db: Database, tenant: str, generation: int, *, with_vectors: bool = True, batch: int = 512
+    db: sqlite3.Connection,
+    tenant: str,
+    generation: int,
+    *,
+    with_vectors: bool = True,
+    batch: int = 512,
 ) -> Iterator[list[IndexRow]]:
     """Exchanges changed after `generation`, in batches, for the indexes to catch up."""
     last = 0
@@ -192,7 +197,7 @@ def changed_since(
         last = ids[-1]
 
 
-def existing_exchanges(db: Database, conversation_row: int) -> dict[str, tuple[int, str]]:
+def existing_exchanges(db: sqlite3.Connection, conversation_row: int) -> dict[str, tuple[int, str]]:
     """external id -> (row id, content hash) of a conversation's stored exchanges. An
     inactive one reports no hash, so an exchange that comes back is written again."""
     return {
@@ -206,7 +211,7 @@ def existing_exchanges(db: Database, conversation_row: int) -> dict[str, tuple[i
     }
 
 
-def source_hash(db: Database, tenant: str, path: str) -> str | None:
+def source_hash(db: sqlite3.Connection, tenant: str, path: str) -> str | None:
     row = db.execute(
         "SELECT sha256 FROM sources WHERE tenant = ? AND path = ?", [tenant, path]
     ).fetchone()

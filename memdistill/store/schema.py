@@ -7,13 +7,48 @@ WHERE clause. Append a new migration to change the schema; never edit an applied
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-migrations = Migrations("memdistill")
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+SET = "memdistill"
+# In order; sqlite-utils records each applied one by name in _sqlite_migrations.
+MIGRATIONS: list[Callable[[Database], None]] = []
 
 
-@migrations()
+def migration(fn: Callable[[Database], None]) -> Callable[[Database], None]:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply pending migrations. sqlite-utils (which imports pandas when it is installed,
+    a quarter of a second) is loaded only when some are pending, not for every search."""
+    if _applied(conn) >= {fn.__name__ for fn in MIGRATIONS}:
+        return
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(SET)
+    for fn in MIGRATIONS:
+        migrations(name=fn.__name__)(fn)
+    migrations.apply(Database(conn, execute_plugins=False))
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [SET]
+        ).fetchall()
+    except sqlite3.OperationalError:  # no migrations table yet: a new store
+        return set()
+    return {row[0] for row in rows}
+
+
+@migration
 def m001_initial(db: Database) -> None:
     _run(
         db,

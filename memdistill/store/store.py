@@ -10,10 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from memdistill.errors import EmbedderMismatchError, StoreError
-from memdistill.store.schema import migrations
+from memdistill.store.schema import migrate
 
 DB_NAME = "memdistill.db"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -67,7 +65,7 @@ class Store:
             db = self.db
             db.execute("PRAGMA journal_mode=WAL")
             with self._write_lock:
-                migrations.apply(db)
+                migrate(db)
         except sqlite3.OperationalError as exc:
             raise StoreError(
                 f"cannot open {self.path} ({exc}); if another memdistill is writing to it, "
@@ -84,9 +82,9 @@ class Store:
         return self.folder / "index"
 
     @property
-    def db(self) -> Database:
+    def db(self) -> sqlite3.Connection:
         """This thread's connection (sqlite3 connections must not be shared across threads)."""
-        db: Database | None = getattr(self._local, "db", None)
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # Used by this thread only; check_same_thread=False just lets close() reach it.
             conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
@@ -96,7 +94,7 @@ class Store:
                 self._connections.add(conn)
             # A thread that ends (a request handler, a pool worker) takes its connection along.
             weakref.finalize(threading.current_thread(), self._forget, conn)
-            db = Database(conn, execute_plugins=False)
+            db = conn
             self._local.db = db
         return db
 
@@ -107,13 +105,12 @@ class Store:
                 conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Database]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction. BEGIN IMMEDIATE takes SQLite's write lock up front, so a
         second process waits its turn (busy timeout) instead of failing on a stale read
         snapshot; nested use becomes a savepoint. One writer at a time within the process."""
         with self._write_lock:
-            db = self.db
-            conn = db.conn
+            db = conn = self.db
             if conn.in_transaction:
                 conn.execute("SAVEPOINT nested")
                 try:
@@ -146,7 +143,7 @@ class Store:
         return None if row is None else str(row[0])
 
     @staticmethod
-    def set_meta(db: Database, key: str, value: str) -> None:
+    def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
         db.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -158,7 +155,7 @@ class Store:
         return int(self.get_meta("generation") or 0)
 
     @staticmethod
-    def next_generation(db: Database) -> int:
+    def next_generation(db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         generation = int(row[0]) + 1 if row else 1
         Store.set_meta(db, "generation", str(generation))
@@ -190,7 +187,7 @@ class Store:
         )
 
     @staticmethod
-    def set_embedder(db: Database, model_id: str, dim: int, backend: str) -> None:
+    def set_embedder(db: sqlite3.Connection, model_id: str, dim: int, backend: str) -> None:
         Store.set_meta(db, "embedder", model_id)
         Store.set_meta(db, "embedding_dim", str(dim))
         Store.set_meta(db, "embedder_backend", backend)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from dataclasses import dataclass
 from datetime import datetime
-
-from sqlite_utils import Database
 
 from memdistill.store.store import from_db_time
 
@@ -39,7 +38,7 @@ class Stats:
     embedder: str | None
 
 
-def rooms(db: Database, tenant: str, project: str | None = None) -> list[RoomInfo]:
+def rooms(db: sqlite3.Connection, tenant: str, project: str | None = None) -> list[RoomInfo]:
     where, params = "r.tenant = ?", [tenant]
     if project is not None:
         where += " AND r.project = ?"
@@ -57,7 +56,9 @@ def rooms(db: Database, tenant: str, project: str | None = None) -> list[RoomInf
     ]
 
 
-def room_exchanges(db: Database, tenant: str, key: str, project: str | None = None) -> list[int]:
+def room_exchanges(
+    db: sqlite3.Connection, tenant: str, key: str, project: str | None = None
+) -> list[int]:
     """Exchange ids in the room, oldest first."""
     where, params = "r.tenant = ? AND r.key = ?", [tenant, key]
     if project is not None:
@@ -72,7 +73,7 @@ def room_exchanges(db: Database, tenant: str, key: str, project: str | None = No
     return [row[0] for row in db.execute(sql, params)]
 
 
-def stats(db: Database, tenant: str, embedder: str | None) -> Stats:
+def stats(db: sqlite3.Connection, tenant: str, embedder: str | None) -> Stats:
     def count(sql: str) -> int:
         return int(db.execute(sql, [tenant]).fetchone()[0])
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
-from sqlite_utils import Database
 
 from memdistill.models import Conversation, Distilled, Exchange, Message
 from memdistill.store.store import Store, now_db_time, to_db_time
@@ -81,7 +81,9 @@ def write_records(store: Store, tenant: str, records: list[ExchangeRecord]) -> l
     return ids
 
 
-def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: int, now: str) -> int:
+def _write_one(
+    db: sqlite3.Connection, tenant: str, record: ExchangeRecord, generation: int, now: str
+) -> int:
     exchange = record.exchange
     project = exchange.project or ""
     values = [
@@ -160,7 +162,7 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
             "relevance, position) VALUES (?, ?, ?, ?, ?, ?)",
             [exchange_id, tenant, project, room_id, room.relevance, position],
         )
-    db.conn.executemany(
+    db.executemany(
         "INSERT OR REPLACE INTO files_touched (exchange_id, tenant, project, path, action, "
         "position) VALUES (?, ?, ?, ?, ?, ?)",
         [
@@ -168,7 +170,7 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
             for i, f in enumerate(memory.files_touched)
         ],
     )
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO embeddings (exchange_id, tenant, project, layer, vector) "
         "VALUES (?, ?, ?, ?, ?)",
         [
@@ -190,14 +192,14 @@ def _write_one(db: Database, tenant: str, record: ExchangeRecord, generation: in
 
 
 def _write_messages(
-    db: Database,
+    db: sqlite3.Connection,
     tenant: str,
     project: str,
     conversation_row: int,
     exchange_id: int | None,
     messages: list[Message],
 ) -> None:
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO messages (tenant, project, conversation_id, exchange_id, external_id, seq, "
         "role, kind, text, tool_name, tool_input, tool_call_id, timestamp, source_line) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
