@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -42,18 +41,18 @@ SAMPLES = [
 ]
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "memdistill.cli", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def child_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def cli(*args: str) -> tuple[str, float]:
+    """Run the real CLI; returns its stdout and that process's own peak RSS in MB."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        command = [sys.executable, "-m", "memdistill.cli", *args]
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode:
+            sys.exit(f"memdistill {args[0]} failed: {err.read().decode()[-2000:]}")
+        return out.read().decode(), usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -75,11 +74,10 @@ def main() -> None:
     print(f"\n== ingest ({args.exchanges} exchanges, {size_mb:.0f} MB of session files)")
     if not (args.keep and store.exists()):
         shutil.rmtree(store, ignore_errors=True)
-        before = child_peak_mb()
         t0 = time.perf_counter()
-        done = cli("ingest", str(corpus), "--store", str(store), "--json")
+        stdout, peak = cli("ingest", str(corpus), "--store", str(store), "--json")
         wall = time.perf_counter() - t0
-        report = json.loads(done.stdout)
+        report = json.loads(stdout)
         timings = report["timings"]
         total = timings["total"]
         embed = timings.get("embed", 0.0)
@@ -89,11 +87,7 @@ def main() -> None:
         print(f"  everything else over embed    {(total - embed) / max(embed, 1e-9):.0%}")
         for stage in ("parse", "distill", "tokens", "write", "index", "save"):
             print(f"    {stage:<10} {timings.get(stage, 0.0):8.1f} s")
-        peak = child_peak_mb()
-        print(
-            f"  peak RSS of the ingest        {peak:.0f} MB"
-            + ("" if peak > before else " (an earlier child peaked higher)")
-        )
+        print(f"  peak RSS of the ingest        {peak:.0f} MB")
 
     print("\n== search latency per mode (in process, query embedding included)")
     synth = Synth(sentence_pool(), 99)
@@ -121,14 +115,14 @@ def main() -> None:
     print(f"  (query embedding alone: p50 {np.percentile(embed_times, 50):.2f} ms)")
 
     print("\n== cold start: `memdistill search` as a whole process")
-    walls = []
+    walls, peaks = [], []
     for query in queries[:7]:
         t0 = time.perf_counter()
-        cli("search", query, "--store", str(store), "--json")
+        peaks.append(cli("search", query, "--store", str(store), "--json")[1])
         walls.append(time.perf_counter() - t0)
     print(
         f"  median {statistics.median(walls):.2f} s, max {max(walls):.2f} s over {len(walls)}"
-        f"; peak RSS of a search process {child_peak_mb():.0f} MB (max over children so far)"
+        f"; peak RSS of a search process {max(peaks):.0f} MB"
     )
 
     print("\n== compression on the real samples (offline distiller)")

@@ -60,7 +60,7 @@ def sentence_pool() -> list[str]:
         (DATA / "claude-code-console-export.md").read_text(encoding="utf-8"),
         *_chatgpt_texts(DATA / "chatgpt-export-sample.json"),
     ]
-    pool = []
+    pool: list[str] = []
     for text in texts:
         for line in text.splitlines():
             pool.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+", line) if len(s.split()) >= 3)
@@ -130,7 +130,7 @@ class Synth:
         return " ".join(out)
 
     def queries(self, n: int) -> list[str]:
-        rng, qs = self.rng, []
+        rng, qs = self.rng, list[str]()
         while len(qs) < n // 2:
             words = rng.choice(self.pool).split()
             if len(words) >= 5:
@@ -206,7 +206,8 @@ class _SessionWriter:
         self.parent = uid
 
     def assistant(self, msg_id: str, block: dict[str, object], minute: int) -> None:
-        message = {"role": "assistant", "id": msg_id, "type": "message", "content": [block]}
+        message: dict[str, object] = {"role": "assistant", "id": msg_id, "type": "message",
+                                      "content": [block]}  # fmt: skip
         self.line("assistant", message, minute)
 
     def save(self, folder: Path) -> None:

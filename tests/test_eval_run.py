@@ -127,10 +127,13 @@ def test_llm_graders_judge_unlabelled_queries_once(tmp_path: Path, llm_server: L
         assert pair["grades"][spec] in (0, 1, 2, None)
     qrels = (tmp_path / "runs" / "qrels.txt").read_text()
     assert "l1 0 m0-u 2" in qrels
-    # A rerun into the same folder uses the grade cache: no call reaches the server.
+    # A rerun into the same folder uses the grade cache: graded pairs are not asked again.
+    # Only pairs the tiny model failed to grade (kept out of the cache, never stored as 0)
+    # are retried, each at most 1 + max_retries times.
+    ungraded = sum(p["grades"][spec] is None for p in grades["pairs"])
     before = llm_server.chat_completions
     invoke(*args, "--runs-out", str(tmp_path / "runs"))
-    assert llm_server.chat_completions == before
+    assert llm_server.chat_completions - before <= ungraded * 4
 
 
 def test_locomo_brings_its_own_queries(tmp_path: Path, shared_data: Path) -> None:
