@@ -41,6 +41,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "room_assignments": [asdict(r) for r in hit.rooms],
         "files_touched": [asdict(f) for f in hit.files],
         "distiller": hit.memory.distiller,
+        "distiller_note": hit.memory.note or None,
         "project": hit.project,
         "conversation_id": hit.conversation_id,
         "started_at": hit.started_at,
@@ -91,6 +92,8 @@ def print_exchange(hit: Hit, messages: list[Message]) -> None:
     typer.echo(f"Core: {hit.memory.exchange_core}")
     if hit.memory.specific_context:
         typer.echo(f"Context: {hit.memory.specific_context}")
+    distiller = hit.memory.distiller
+    typer.echo(f"Distiller: {distiller}" + (f" ({hit.memory.note})" if hit.memory.note else ""))
     typer.echo("")
     for message in messages:
         stamp = f" [{message.source_id}]"
@@ -134,12 +137,26 @@ def print_report(report: IngestReport) -> None:
         f"{report.exchanges_skipped} already stored   "
         f"({report.timings.get('total', 0.0):.1f} s)"
     )
+    if report.llm:
+        print_llm_account(report.llm)
     if report.problems:
         typer.echo(f"Problems ({len(report.problems)}):", err=True)
         for problem in report.problems[:50]:
             typer.echo(f"  {problem}", err=True)
         if len(report.problems) > 50:
             typer.echo(f"  ... and {len(report.problems) - 50} more (--json lists all)", err=True)
+
+
+def print_llm_account(spent: dict[str, Any]) -> None:
+    cost = spent.get("cost_usd")
+    typer.echo(
+        f"LLM {spent['distiller']}: {spent['memories']} memories, {spent['requests']} requests, "
+        f"{spent['prompt_tokens']:,} tokens in, {spent['completion_tokens']:,} out, "
+        f"{spent['cache_hits']} from cache, {spent['fallbacks']} distilled offline instead"
+        + (f", about ${cost:.4f}" if cost is not None else "")
+    )
+    for reason, n in sorted(spent.get("fallback_reasons", {}).items(), key=lambda kv: -kv[1]):
+        typer.echo(f"  offline fallback x{n}: {reason}", err=True)
 
 
 def report_json(report: IngestReport) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from memdistill.config import DEFAULT_TENANT, check_tenant, resolve_store_path, tenant_folder
 from memdistill.distill import get_distiller
@@ -36,14 +37,26 @@ from memdistill.store.read import Filters
 from memdistill.store.store import Store
 from memdistill.store.summary import RoomInfo, Stats
 
+if TYPE_CHECKING:
+    from memdistill.redistill import RedistillReport
+
 
 class Memory:
-    def __init__(self, store: Store, *, tenant: str, embedder: str | None, distiller: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        tenant: str,
+        embedder: str | None,
+        distiller: str,
+        distiller_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self.tenant = check_tenant(tenant)
         recorded = store.get_meta("embedder_backend")
         self.embedder_name = embedder or recorded or DEFAULT_EMBEDDER
         self.distiller_name = distiller
+        self.distiller_options = dict(distiller_options or {})
         self._lock = threading.Lock()
         self._embedder: Embedder | None = None
         self._distiller: Distiller | None = None
@@ -57,14 +70,20 @@ class Memory:
         tenant: str = DEFAULT_TENANT,
         embedder: str | None = None,
         distiller: str = "offline",
+        distiller_options: Mapping[str, Any] | None = None,
         create: bool = True,
     ) -> Memory:
-        """Open (or create) the store at `path`, else `MEMDISTILL_HOME`, else the user folder."""
+        """Open (or create) the store at `path`, else `MEMDISTILL_HOME`, else the user folder.
+
+        `distiller="llm"` distils through an OpenAI-compatible model; `distiller_options`
+        then holds LLMSettings fields (model, base_url, api_key_env, concurrency, ...),
+        over the store's config.toml and MEMDISTILL_LLM_* variables."""
         return cls(
             Store(resolve_store_path(path), create=create),
             tenant=tenant,
             embedder=embedder,
             distiller=distiller,
+            distiller_options=distiller_options,
         )
 
     def __enter__(self) -> Memory:
@@ -94,7 +113,9 @@ class Memory:
     @property
     def distiller(self) -> Distiller:
         if self._distiller is None:
-            self._distiller = get_distiller(self.distiller_name)
+            self._distiller = get_distiller(
+                self.distiller_name, self.store, **self.distiller_options
+            )
         return self._distiller
 
     @property
@@ -135,6 +156,36 @@ class Memory:
             self.distiller,
         )
         return ingestor.run(paths, fmt=format, project=project, on_progress=on_progress)
+
+    def distill(
+        self,
+        *,
+        project: str | None = None,
+        conversation: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        file: str | None = None,
+        only_fallbacks: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> RedistillReport:
+        """Distil stored exchanges again with this Memory's distiller; only memories that
+        change are rewritten and re-indexed. `only_fallbacks`: just those an LLM run had
+        to distil offline."""
+        from memdistill.redistill import redistill, select_exchanges
+
+        filters = Filters(project, conversation, since, until, file)
+        ids = select_exchanges(self.store, self.tenant, filters, only_fallbacks=only_fallbacks)
+        distiller = self.distiller  # fails on bad settings before any work
+        return redistill(
+            self.store,
+            self.tenant,
+            distiller,
+            self.embedder,
+            self.indexes,
+            ids,
+            batch_size=distiller.batch_size or 128,
+            on_progress=on_progress,
+        )
 
     def search(
         self,

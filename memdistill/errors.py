@@ -42,4 +42,7 @@ class NotFoundError(MemdistillError):
 
 
 class LLMError(MemdistillError):
-    """An LLM endpoint gave no valid answer, after the retries where retrying could help."""
+    """An LLM endpoint gave no valid answer, after the retries where retrying could help.
+    `usage` holds what the failed attempts cost, when the client counted it."""
+
+    usage: object = None

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from memdistill.distill.base import Distiller
 from memdistill.embed.base import Embedder
@@ -24,12 +25,13 @@ from memdistill.models import Exchange, Problem
 from memdistill.native_memory import pin_mmap_threshold
 from memdistill.sources import detect_parser, get_parser
 from memdistill.store.read import existing_exchanges, source_hash
-from memdistill.store.store import Store
+from memdistill.store.store import Store, now_db_time
 from memdistill.store.write import (
     ExchangeRecord,
     ensure_conversation,
     ensure_source,
     mark_source_done,
+    record_distill_run,
     supersede_missing,
     write_loose_messages,
     write_records,
@@ -55,6 +57,7 @@ class IngestReport:
     exchanges_superseded: int = 0  # written from a file before, no longer in it (kept, inactive)
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    llm: dict[str, Any] | None = None  # an LLM distiller's token account for this run
 
     def time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
@@ -64,8 +67,10 @@ class IngestReport:
 class Progress:
     bytes_done: int
     bytes_total: int
-    exchanges_done: int
+    exchanges_done: int  # committed
     current: str
+    distilled: int = 0  # distilled so far (ahead of committed within a batch)
+    llm: dict[str, Any] | None = None  # an LLM distiller's account so far
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -100,7 +105,7 @@ class Ingestor:
         embedder_name: str,
         distiller: Distiller,
         *,
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
     ) -> None:
         self.embedder_name = embedder_name
         self.store = store
@@ -108,7 +113,7 @@ class Ingestor:
         self.indexes = indexes
         self.embedder = embedder
         self.distiller = distiller
-        self.batch_size = batch_size
+        self.batch_size = batch_size or distiller.batch_size or BATCH_SIZE
 
     def run(
         self,
@@ -118,7 +123,7 @@ class Ingestor:
         project: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> IngestReport:
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), now_db_time()
         pin_mmap_threshold()  # an ingest's peak memory is mostly heap fragmentation otherwise
         report = self._report = IngestReport()
         files = list(expand_paths(paths, report))
@@ -127,7 +132,8 @@ class Ingestor:
         self._on_progress = on_progress
         self._pending: list[_Work] = []
         self._open_files: list[_OpenFile] = []
-        self._enqueued = self._committed = 0
+        self._enqueued = self._committed = self._distilled = 0
+        spent_before = self.distiller.account()
         self._last_save = time.perf_counter()
         self._dirty = False
         for path, size, named in files:
@@ -141,6 +147,10 @@ class Ingestor:
         self._tick()
         if self._dirty:
             self._save(report)
+        spent = self.distiller.account()
+        if spent is not None and spent != spent_before:
+            report.llm = spent_since(spent_before, spent)
+            record_distill_run(self.store, self.tenant, "ingest", started_at, report.llm)
         report.time("total", time.perf_counter() - started)
         return report
 
@@ -231,7 +241,7 @@ class Ingestor:
     def _write(self, batch: list[_Work], report: IngestReport) -> None:
         exchanges = [w.exchange for w in batch]
         t0 = time.perf_counter()
-        memories = self.distiller.distill_many(exchanges)
+        memories = self.distiller.distill_many(exchanges, self._distilled_one)
         t1 = time.perf_counter()
         verbatim = [render_verbatim(e.messages) for e in exchanges]
         distilled = [m.text for m in memories]
@@ -292,10 +302,21 @@ class Ingestor:
                 still_open.append(file)
         self._open_files = still_open
 
+    def _distilled_one(self, _: object) -> None:
+        self._distilled += 1  # pool threads: += on an int is atomic enough for a progress bar
+        self._tick()
+
     def _tick(self) -> None:
         if self._on_progress:
             self._on_progress(
-                Progress(self._bytes_done, self._total_bytes, self._committed, self._current)
+                Progress(
+                    self._bytes_done,
+                    self._total_bytes,
+                    self._committed,
+                    self._current,
+                    max(self._distilled, self._committed),
+                    self.distiller.account(),
+                )
             )
 
     def _save(self, report: IngestReport) -> None:
@@ -304,6 +325,21 @@ class Ingestor:
         self._last_save = time.perf_counter()
         self._dirty = False
         report.time("save", self._last_save - t0)
+
+
+def spent_since(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
+    """A distiller's account over one run: counters are differences, the rest as after."""
+    if before is None:
+        return after
+    out = dict(after)
+    for name, value in after.items():
+        if isinstance(value, int) and isinstance(before.get(name), int):
+            out[name] = value - before[name]
+    reasons = dict(after.get("fallback_reasons") or {})
+    for reason, n in (before.get("fallback_reasons") or {}).items():
+        reasons[reason] = reasons.get(reason, 0) - n
+    out["fallback_reasons"] = {r: n for r, n in reasons.items() if n > 0}
+    return out
 
 
 def expand_paths(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -106,14 +106,17 @@ def complete_json(
     *,
     name: str,
     max_tokens: int | None = None,
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], Usage]:
     """Ask `endpoint` for one JSON object valid against `schema`; return it and the usage.
 
-    `name` names the schema for the server (letters, digits, `_` and `-`). Raises
+    `name` names the schema for the server (letters, digits, `_` and `-`). `check`, when
+    given, validates (and may repair) the answer instead of `schema`, which then only
+    guides the server; a `ValueError` from it means an invalid answer, to retry. Raises
     `LLMError` once the retries are spent, or at once for errors a retry cannot fix
     (bad key, unknown model, a request the server refuses in every mode of MODES).
     """
-    call = _Call(endpoint, messages, schema, name, max_tokens, endpoint.temperature)
+    call = _Call(endpoint, messages, schema, name, max_tokens, endpoint.temperature, check)
     retrying = Retrying(
         stop=stop_after_attempt(endpoint.max_retries + 1),
         wait=wait_exponential(multiplier=endpoint.backoff, max=MAX_BACKOFF_S)
@@ -126,10 +129,12 @@ def complete_json(
                 return call.attempt(), call.usage
     except RetryError as exc:
         cause = exc.last_attempt.exception()
-        raise LLMError(
+        error = LLMError(
             f"{endpoint.describe()} gave no valid answer in "
             f"{endpoint.max_retries + 1} attempts: {cause}"
-        ) from cause
+        )
+        error.usage = call.usage  # failed attempts cost tokens too
+        raise error from cause
     raise AssertionError("unreachable: tenacity either returns or raises")
 
 
@@ -143,6 +148,7 @@ class _Call:
     name: str
     max_tokens: int | None
     temperature: float | None
+    check: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     usage: Usage = Usage()  # failed attempts add to it too: they cost the same
 
     def __post_init__(self) -> None:
@@ -157,7 +163,13 @@ class _Call:
             1,
         )
         try:
-            return _parse(completion, self.validator)
+            data = _parse(completion, None if self.check else self.validator)
+            if self.check is None:
+                return data
+            try:
+                return self.check(data)
+            except ValueError as exc:
+                raise _Retryable(f"answer failed validation: {exc}") from exc
         except _Retryable:
             warm = self.endpoint.retry_temperature
             if warm is not None and self.temperature is not None:
@@ -229,7 +241,9 @@ def _create(
     return completion
 
 
-def _parse(completion: ChatCompletion, validator: jsonschema.protocols.Validator) -> dict[str, Any]:
+def _parse(
+    completion: ChatCompletion, validator: jsonschema.protocols.Validator | None
+) -> dict[str, Any]:
     choice = completion.choices[0]
     content = choice.message.content or ""
     if choice.finish_reason == "length":
@@ -240,6 +254,8 @@ def _parse(completion: ChatCompletion, validator: jsonschema.protocols.Validator
         raise _Retryable(f"answer is not JSON ({exc}): {content[:200]!r}") from exc
     if not isinstance(data, dict):
         raise _Retryable(f"answer is not a JSON object: {content[:200]!r}")
+    if validator is None:
+        return data
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         raise _Retryable(f"answer does not fit the schema ({error.message}): {content[:200]!r}")

@@ -135,6 +135,8 @@ class Distilled:
     room_assignments: list[Room]
     files_touched: list[FileTouch]
     distiller: str  # which distiller made it, e.g. "offline-v1"
+    note: str = ""  # why: an LLM fallback's reason, the repairs an LLM answer needed
+    llm_tokens: tuple[int, int] = (0, 0)  # (prompt, completion) tokens this memory cost
 
     @property
     def text(self) -> str:

@@ -11,7 +11,8 @@ import http.client
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -40,6 +41,7 @@ class FaultProxy:
         reject_json_schema: bool = False,
         after_response: Callable[[int], None] | None = None,
         upstream_timeout: float = 120.0,
+        record: bool = False,
         seed: int = 0,
     ) -> None:
         parts = urlsplit(upstream)
@@ -57,6 +59,9 @@ class FaultProxy:
         self.received = 0  # chat completion requests that reached the proxy
         self.chat_completions = 0  # ... that the upstream answered with a 2xx
         self.garbled = self.delayed = self.rejected = self.upstream_errors = 0
+        self.record = record  # keep the chat completion request bodies in `requests`
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = self.max_in_flight = 0  # chat completions being answered at once
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -93,6 +98,20 @@ class FaultProxy:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @contextmanager
+    def _counting(self, is_chat: bool) -> Iterator[None]:
+        if not is_chat:
+            yield
+            return
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def _choose(self) -> tuple[bool, bool]:
         """(garble, delay) for the next chat completion."""
@@ -146,6 +165,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         garble = delay = False
         if is_chat:
             garble, delay = proxy._choose()
+            if proxy.record:
+                with proxy._lock:
+                    proxy.requests.append(json.loads(body))
             if proxy.reject_json_schema and _asks_json_schema(body):
                 with proxy._lock:
                     proxy.rejected += 1
@@ -157,7 +179,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 return  # stopped while holding the request: drop it
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
-            status, ctype, data = proxy._forward(self.command, self.path, body, headers)
+            with proxy._counting(is_chat):
+                status, ctype, data = proxy._forward(self.command, self.path, body, headers)
         except (OSError, http.client.HTTPException) as exc:
             with proxy._lock:
                 proxy.upstream_errors += 1

@@ -83,7 +83,7 @@ def hits_for(db: sqlite3.Connection, tenant: str, ids: Sequence[int]) -> dict[in
     hits: dict[int, Hit] = {}
     for row in db.execute(
         "SELECT e.id, e.project, c.external_id, e.started_at, m.exchange_core, "
-        "m.specific_context, m.distiller FROM exchanges e "
+        "m.specific_context, m.distiller, m.note FROM exchanges e "
         "JOIN memories m ON m.exchange_id = e.id JOIN conversations c ON c.id = e.conversation_id "
         f"WHERE e.tenant = ? AND e.id IN ({marks})",
         [tenant, *ids],
@@ -92,7 +92,7 @@ def hits_for(db: sqlite3.Connection, tenant: str, ids: Sequence[int]) -> dict[in
             exchange_id=row[0],
             score=0.0,
             ranks={},
-            memory=Distilled(row[4], row[5], [], [], row[6]),
+            memory=Distilled(row[4], row[5], [], [], row[6], row[7] or ""),
             project=row[1],
             conversation_id=row[2],
             started_at=from_db_time(row[3]),

@@ -188,6 +188,50 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migration
+def m002_llm_distillation(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- Why a memory came from its distiller (an LLM fallback's reason, the repairs an
+        -- LLM answer needed) and what it cost in LLM tokens.
+        ALTER TABLE memories ADD COLUMN note TEXT;
+        ALTER TABLE memories ADD COLUMN llm_prompt_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE memories ADD COLUMN llm_completion_tokens INTEGER NOT NULL DEFAULT 0;
+        -- Checked LLM answers by what was asked: the same exchange text, model and prompt
+        -- version are never paid for twice. Content-keyed, so it holds nothing a tenant
+        -- could read without already having the same exchange.
+        CREATE TABLE llm_cache (
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (model, prompt_version, content_hash)
+        );
+        -- One row per ingest or re-distill run that used an LLM: the token account.
+        CREATE TABLE distill_runs (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            command TEXT NOT NULL,
+            distiller TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            memories INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cache_hits INTEGER NOT NULL,
+            fallbacks INTEGER NOT NULL,
+            cost_usd REAL
+        );
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     # Statement by statement: executescript() would COMMIT first and break atomicity.
     for statement in script.split(";"):

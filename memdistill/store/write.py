@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -129,11 +130,13 @@ def _write_one(
     memory = record.distilled
     db.execute(
         "INSERT INTO memories (exchange_id, tenant, project, exchange_core, specific_context, "
-        "distilled_tokens, distiller, status, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+        "distilled_tokens, distiller, note, llm_prompt_tokens, llm_completion_tokens, status, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) "
         "ON CONFLICT (exchange_id) DO UPDATE SET exchange_core = excluded.exchange_core, "
         "specific_context = excluded.specific_context, "
         "distilled_tokens = excluded.distilled_tokens, distiller = excluded.distiller, "
+        "note = excluded.note, llm_prompt_tokens = excluded.llm_prompt_tokens, "
+        "llm_completion_tokens = excluded.llm_completion_tokens, "
         "status = 'active', updated_at = excluded.updated_at",
         [
             exchange_id,
@@ -143,10 +146,39 @@ def _write_one(
             memory.specific_context,
             record.distilled_tokens,
             memory.distiller,
+            memory.note or None,
+            *memory.llm_tokens,
             created_at,
             now,
         ],
     )
+    _write_rooms_and_files(db, tenant, project, exchange_id, memory)
+    db.executemany(
+        "INSERT INTO embeddings (exchange_id, tenant, project, layer, vector) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (exchange_id, tenant, project, "verbatim", _blob(record.verbatim_vector)),
+            (exchange_id, tenant, project, "distilled", _blob(record.distilled_vector)),
+        ],
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO usage (exchange_id, tenant, project) VALUES (?, ?, ?)",
+        [exchange_id, tenant, project],
+    )
+    detail = {"distiller": memory.distiller, "content_hash": record.content_hash}
+    if memory.note:
+        detail["note"] = memory.note
+    db.execute(
+        "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [tenant, project, exchange_id, now, action, generation, json.dumps(detail)],
+    )
+    return exchange_id
+
+
+def _write_rooms_and_files(
+    db: sqlite3.Connection, tenant: str, project: str, exchange_id: int, memory: Distilled
+) -> None:
     for position, room in enumerate(memory.room_assignments):
         db.execute(
             "INSERT INTO rooms (tenant, project, type, key, label) VALUES (?, ?, ?, ?, ?) "
@@ -170,25 +202,6 @@ def _write_one(
             for i, f in enumerate(memory.files_touched)
         ],
     )
-    db.executemany(
-        "INSERT INTO embeddings (exchange_id, tenant, project, layer, vector) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [
-            (exchange_id, tenant, project, "verbatim", _blob(record.verbatim_vector)),
-            (exchange_id, tenant, project, "distilled", _blob(record.distilled_vector)),
-        ],
-    )
-    db.execute(
-        "INSERT OR IGNORE INTO usage (exchange_id, tenant, project) VALUES (?, ?, ?)",
-        [exchange_id, tenant, project],
-    )
-    detail = {"distiller": memory.distiller, "content_hash": record.content_hash}
-    db.execute(
-        "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [tenant, project, exchange_id, now, action, generation, json.dumps(detail)],
-    )
-    return exchange_id
 
 
 def _write_messages(
@@ -276,3 +289,95 @@ def supersede_missing(
                 [tenant, project, exchange_id, now, generation, detail],
             )
     return len(gone)
+
+
+@dataclass(slots=True)
+class Redistilled:
+    """A stored exchange's new memory (from `memdistill distill`)."""
+
+    exchange_id: int
+    project: str
+    distilled: Distilled
+    distilled_tokens: int
+    distilled_vector: np.ndarray
+    before: dict[str, str]  # the old memory, for the history row
+
+
+def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> None:
+    """Replace memories in one transaction; their exchanges get a new generation, so the
+    indexes re-read just them."""
+    if not items:
+        return
+    with store.transaction() as db:
+        generation = Store.next_generation(db)
+        now = now_db_time()
+        for item in items:
+            memory = item.distilled
+            db.execute(
+                "UPDATE memories SET exchange_core = ?, specific_context = ?, "
+                "distilled_tokens = ?, distiller = ?, note = ?, llm_prompt_tokens = ?, "
+                "llm_completion_tokens = ?, updated_at = ? WHERE exchange_id = ? AND tenant = ?",
+                [
+                    memory.exchange_core,
+                    memory.specific_context,
+                    item.distilled_tokens,
+                    memory.distiller,
+                    memory.note or None,
+                    *memory.llm_tokens,
+                    now,
+                    item.exchange_id,
+                    tenant,
+                ],
+            )
+            for table in ("memory_rooms", "files_touched"):
+                db.execute(f"DELETE FROM {table} WHERE exchange_id = ?", [item.exchange_id])
+            _write_rooms_and_files(db, tenant, item.project, item.exchange_id, memory)
+            db.execute(
+                "UPDATE embeddings SET vector = ? WHERE exchange_id = ? AND layer = 'distilled'",
+                [_blob(item.distilled_vector), item.exchange_id],
+            )
+            db.execute(
+                "UPDATE exchanges SET generation = ? WHERE id = ?", [generation, item.exchange_id]
+            )
+            after = {"distiller": memory.distiller, "exchange_core": memory.exchange_core}
+            if memory.note:
+                after["note"] = memory.note
+            db.execute(
+                "INSERT INTO history (tenant, project, exchange_id, at, action, generation, "
+                "detail) VALUES (?, ?, ?, ?, 'redistilled', ?, ?)",
+                [
+                    tenant,
+                    item.project,
+                    item.exchange_id,
+                    now,
+                    generation,
+                    json.dumps({"before": item.before, "after": after}, ensure_ascii=False),
+                ],
+            )
+
+
+def record_distill_run(
+    store: Store, tenant: str, command: str, started_at: str, account: dict[str, Any]
+) -> None:
+    """The token account of a run that used an LLM distiller."""
+    with store.transaction() as db:
+        db.execute(
+            "INSERT INTO distill_runs (tenant, started_at, finished_at, command, distiller, "
+            "base_url, memories, requests, prompt_tokens, completion_tokens, cache_hits, "
+            "fallbacks, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                tenant,
+                started_at,
+                now_db_time(),
+                command,
+                account["distiller"],
+                account["base_url"],
+                account["memories"],
+                account["requests"],
+                account["prompt_tokens"],
+                account["completion_tokens"],
+                account["cache_hits"],
+                account["fallbacks"],
+                account["cost_usd"],
+            ],
+        )

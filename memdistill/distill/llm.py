@@ -1,0 +1,234 @@
+"""The LLM distiller: an OpenAI-compatible model writes exchange_core, specific_context and
+the rooms; files_touched stays regex-made.
+
+Per exchange: render it, redact secrets, cut it to size, look the text up in the cache
+(model, prompt version, hash of that text), else ask (bounded concurrency, validated and
+repaired answers, retries); what still fails is distilled offline, with the reason in the
+memory's note. After `breaker` failures in a row the endpoint is taken for down: the rest
+of the run goes offline at once (and `memdistill distill --only-fallbacks` redoes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from memdistill.distill.base import Distiller, OnEach
+from memdistill.distill.context import specific_context
+from memdistill.distill.files import extract_files
+from memdistill.distill.llm_prompt import PROMPT_VERSION, SCHEMA, Answer, check, messages
+from memdistill.distill.llm_settings import LLMSettings, load_settings
+from memdistill.distill.offline import OfflineDistiller
+from memdistill.errors import LLMError
+from memdistill.exchanges import render_verbatim
+from memdistill.models import Distilled, Exchange, Room
+from memdistill.redact import redact
+from memdistill.store.llm_cache import LLMCache
+from memdistill.store.store import Store
+
+CUT_MARK = "\n[... {n} characters cut ...]\n"
+
+
+class TokenAccount:
+    """What a distiller spent, summed over its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.memories = self.requests = self.prompt_tokens = self.completion_tokens = 0
+        self.cache_hits = self.fallbacks = self.redactions = 0
+        self.reasons: Counter[str] = Counter()
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def fell_back(self, reason: str) -> None:
+        with self._lock:
+            self.fallbacks += 1
+            self.reasons[_kind(reason)] += 1
+
+
+class LLMDistiller(Distiller):
+    batch_size = 32  # a commit every 32 memories: a killed run loses little paid work
+
+    def __init__(self, settings: LLMSettings, cache: LLMCache | None = None) -> None:
+        self.settings = settings.checked()
+        self.endpoint = settings.endpoint()
+        self.version = PROMPT_VERSION
+        self.name = f"llm-{self.version}:{settings.model}"
+        self.cache = cache
+        self.offline = OfflineDistiller()
+        self.spent = TokenAccount()
+        self._failures_in_row = 0
+        self._down: str | None = None  # why the endpoint is taken for down, once it is
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, store: Store | None = None, **options: Any) -> LLMDistiller:
+        """Settings from the store's config.toml, the environment and `options`; answers
+        cached in the store."""
+        settings = load_settings(store.folder if store else None, **options)
+        return cls(settings, LLMCache(store) if store else None)
+
+    def distill(self, exchange: Exchange) -> Distilled:
+        return self.distill_many([exchange])[0]
+
+    def distill_many(
+        self, exchanges: Sequence[Exchange], on_each: OnEach | None = None
+    ) -> list[Distilled]:
+        def one(exchange: Exchange) -> Distilled:
+            memory = self._distill_one(exchange)
+            if on_each:
+                on_each(memory)
+            return memory
+
+        if self.settings.concurrency == 1 or len(exchanges) == 1:
+            return [one(e) for e in exchanges]
+        with ThreadPoolExecutor(self.settings.concurrency, "memdistill-llm") as pool:
+            return list(pool.map(one, exchanges))
+
+    def account(self) -> dict[str, Any]:
+        spent = self.spent
+        return {
+            "distiller": self.name,
+            "base_url": self.settings.base_url,
+            "memories": spent.memories,
+            "requests": spent.requests,
+            "prompt_tokens": spent.prompt_tokens,
+            "completion_tokens": spent.completion_tokens,
+            "cache_hits": spent.cache_hits,
+            "fallbacks": spent.fallbacks,
+            "fallback_reasons": dict(spent.reasons),
+            "redactions": spent.redactions,
+            "cost_usd": self.settings.cost(spent.prompt_tokens, spent.completion_tokens),
+        }
+
+    # one exchange ----------------------------------------------------------------------
+
+    def _distill_one(self, exchange: Exchange) -> Distilled:
+        files = extract_files(exchange)
+        text, fired = redact(render_verbatim(exchange.messages))
+        text = cut_middle(text, self.settings.max_input_chars)
+        key = hashlib.sha256(text.encode()).hexdigest()
+        self.spent.add(memories=1, redactions=len(fired))
+        if self.cache is not None:
+            cached = self.cache.get(self.settings.model, self.version, key)
+            if cached is not None:
+                self.spent.add(cache_hits=1)
+                return self._memory(exchange, files, _answer_from_json(cached[0]), (0, 0))
+        if self._down is not None:
+            return self._fallback(exchange, self._down)
+        answer: list[Answer] = []
+
+        def checked(data: dict[str, Any]) -> dict[str, Any]:
+            answer[:] = [check(data, text, files, exchange.project)]
+            return data
+
+        try:
+            from memdistill.llm import complete_json
+
+            _, usage = complete_json(
+                self.endpoint,
+                messages(text, self.version),
+                SCHEMA,
+                name="memory",
+                max_tokens=self.settings.max_tokens,
+                check=checked,
+            )
+        except LLMError as exc:
+            spent = exc.usage
+            if spent is not None:
+                self.spent.add(
+                    requests=getattr(spent, "requests", 0),
+                    prompt_tokens=getattr(spent, "prompt_tokens", 0),
+                    completion_tokens=getattr(spent, "completion_tokens", 0),
+                )
+            return self._failed(exchange, str(exc))
+        self.spent.add(
+            requests=usage.requests,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        with self._lock:
+            self._failures_in_row = 0
+        tokens = (usage.prompt_tokens, usage.completion_tokens)
+        if self.cache is not None:
+            self.cache.put(
+                self.settings.model, self.version, key, _answer_to_json(answer[0]), *tokens
+            )
+        return self._memory(exchange, files, answer[0], tokens)
+
+    def _memory(
+        self, exchange: Exchange, files: list[Any], answer: Answer, tokens: tuple[int, int]
+    ) -> Distilled:
+        context = answer.specific_context
+        notes = list(answer.repairs)
+        if not context:  # none given, or not copied from the exchange: the offline detail
+            context = specific_context(exchange, answer.exchange_core, (f.path for f in files))
+            notes.append("specific_context from the offline extractor")
+        return Distilled(
+            exchange_core=answer.exchange_core,
+            specific_context=context,
+            room_assignments=answer.rooms,
+            files_touched=files,
+            distiller=self.name,
+            note="; ".join(notes),
+            llm_tokens=tokens,
+        )
+
+    def _failed(self, exchange: Exchange, reason: str) -> Distilled:
+        with self._lock:
+            self._failures_in_row += 1
+            if self._failures_in_row >= self.settings.breaker and self._down is None:
+                self._down = (
+                    f"{self.endpoint.describe()} failed {self._failures_in_row} times in a "
+                    f"row; not asked again this run (last: {reason})"
+                )
+        return self._fallback(exchange, reason)
+
+    def _fallback(self, exchange: Exchange, reason: str) -> Distilled:
+        self.spent.fell_back(reason)
+        memory = self.offline.distill(exchange)
+        memory.note = f"LLM fallback: {reason}"[:1000]
+        return memory
+
+
+def _kind(reason: str) -> str:
+    """What went wrong, without the details, to count alike failures together."""
+    if "not asked again this run" in reason:
+        return "endpoint taken for down after failures in a row"
+    _, found, cause = reason.partition(" attempts: ")
+    text = cause if found else reason
+    return text.split(" (")[0].split(": ")[0][:100]
+
+
+def cut_middle(text: str, limit: int) -> str:
+    """Keep the start (the request) and the end (the outcome) of a long exchange."""
+    if len(text) <= limit:
+        return text
+    head = int(limit * 0.6)
+    tail = limit - head
+    return text[:head] + CUT_MARK.format(n=len(text) - limit) + text[-tail:]
+
+
+def _answer_to_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "exchange_core": answer.exchange_core,
+        "specific_context": answer.specific_context,
+        "rooms": [[r.type, r.key, r.label, r.relevance] for r in answer.rooms],
+        "repairs": answer.repairs,
+    }
+
+
+def _answer_from_json(data: dict[str, Any]) -> Answer:
+    return Answer(
+        exchange_core=data["exchange_core"],
+        specific_context=data["specific_context"],
+        rooms=[Room(*room) for room in data["rooms"]],
+        repairs=list(data.get("repairs", [])),
+    )
