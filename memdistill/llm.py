@@ -184,7 +184,7 @@ class _Call:
         refused: openai.APIStatusError | None = None
         for mode in range(start, len(MODES)):
             fmt = _schema_format(self.schema, self.name) if mode == 0 else _PLAIN_FORMATS[mode]
-            asked = self.messages if mode == 0 else _with_schema_hint(self.messages, self.schema)
+            asked = self.messages if mode == 0 else with_schema_hint(self.messages, self.schema)
             try:
                 completion = _create(endpoint, asked, fmt, self.max_tokens, self.temperature)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
@@ -249,7 +249,7 @@ def _parse(
     if choice.finish_reason == "length":
         raise _Retryable(f"answer cut at max_tokens: {content[:200]!r}")
     try:
-        data = _loads(content)
+        data = loads_json(content)
     except json.JSONDecodeError as exc:
         raise _Retryable(f"answer is not JSON ({exc}): {content[:200]!r}") from exc
     if not isinstance(data, dict):
@@ -262,7 +262,7 @@ def _parse(
     return data
 
 
-def _loads(text: str) -> Any:
+def loads_json(text: str) -> Any:
     """The JSON in an answer. Without structured output, models wrap it in a Markdown
     fence or talk after it: take the first JSON value from the first brace on."""
     text = text.strip()
@@ -279,7 +279,7 @@ def _schema_format(schema: dict[str, Any], name: str) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
 
-def _with_schema_hint(messages: Sequence[Message], schema: dict[str, Any]) -> list[dict[str, str]]:
+def with_schema_hint(messages: Sequence[Message], schema: dict[str, Any]) -> list[dict[str, str]]:
     """JSON mode does not carry the schema, so the prompt must (and must say "JSON").
 
     Put in words, not as the schema itself (small models copy a schema back), and added to

@@ -236,6 +236,40 @@ def test_secrets_never_reach_the_server(
         assert secret not in memory.exchange_core
 
 
+def test_a_langchain_chat_model_can_stand_in_for_the_endpoint(
+    tmp_path: Path, llm_server: LocalLLM
+) -> None:
+    from langchain_openai import ChatOpenAI
+
+    chat_model = ChatOpenAI(
+        model=llm_server.model,
+        base_url=llm_server.base_url,
+        api_key="not-needed",
+        temperature=0,
+        max_tokens=200,
+        max_retries=0,
+    )
+    corpus = write_generic(tmp_path / "c.jsonl", SMALL[:1])
+    store = tmp_path / "store"
+    options = {"chat_model": chat_model, "max_retries": 3}
+    before = llm_server.chat_completions
+    with Memory.open(store, distiller="llm", distiller_options=options) as memory:
+        report = memory.ingest([corpus])
+    assert (
+        report.llm is not None and report.llm["base_url"] == "LangChain ChatOpenAI (smollm2-135m)"
+    )
+    assert report.llm["requests"] == llm_server.chat_completions - before >= 1
+    (row,) = memories(store)
+    if row["distiller"] == "llm-v1:smollm2-135m":  # the tiny model may fail all 4 attempts
+        assert row["llm_prompt_tokens"] > 0 and row["llm_completion_tokens"] > 0
+        before = llm_server.chat_completions
+        with Memory.open(store, distiller="llm", distiller_options=options) as memory:
+            assert memory.distill().llm["cache_hits"] == 1  # type: ignore[index]
+        assert llm_server.chat_completions == before
+    else:
+        assert row["note"].startswith("LLM fallback: LangChain ChatOpenAI")
+
+
 def test_llm_flags_without_the_llm_distiller_are_refused(tmp_path: Path) -> None:
     corpus = write_generic(tmp_path / "c.jsonl", SMALL)
     result = runner.invoke(app, ["ingest", str(corpus), "--model", "gpt-4o-mini"])

@@ -15,9 +15,9 @@ from memdistill.llm import (
     LLMError,
     _client,
     _describe,
-    _loads,
     complete_json,
     json_mode,
+    loads_json,
 )
 
 if TYPE_CHECKING:  # imported by pytest as a plugin, so that its asserts are rewritten
@@ -151,10 +151,13 @@ def test_one_client_per_endpoint(llm_server: LocalLLM) -> None:
 
 
 def test_answers_outside_structured_output_are_read() -> None:
-    assert _loads('```json\n{"grade": 1}\n```') == {"grade": 1}
-    assert _loads('Sure! {"grade": 2, "reason": "x"} Hope it helps.') == {"grade": 2, "reason": "x"}
+    assert loads_json('```json\n{"grade": 1}\n```') == {"grade": 1}
+    assert loads_json('Sure! {"grade": 2, "reason": "x"} Hope it helps.') == {
+        "grade": 2,
+        "reason": "x",
+    }
     with pytest.raises(ValueError):
-        _loads("no JSON here")
+        loads_json("no JSON here")
 
 
 def test_schema_in_words() -> None:

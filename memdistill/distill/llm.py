@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from memdistill.distill.base import Distiller, OnEach
 from memdistill.distill.context import specific_context
@@ -29,6 +30,9 @@ from memdistill.models import Distilled, Exchange, Room
 from memdistill.redact import redact
 from memdistill.store.llm_cache import LLMCache
 from memdistill.store.store import Store
+
+if TYPE_CHECKING:
+    from memdistill.llm import Usage
 
 CUT_MARK = "\n[... {n} characters cut ...]\n"
 
@@ -56,8 +60,19 @@ class TokenAccount:
 class LLMDistiller(Distiller):
     batch_size = 32  # a commit every 32 memories: a killed run loses little paid work
 
-    def __init__(self, settings: LLMSettings, cache: LLMCache | None = None) -> None:
-        self.settings = settings.checked()
+    def __init__(
+        self, settings: LLMSettings, cache: LLMCache | None = None, chat_model: Any = None
+    ) -> None:
+        """Asks `settings`' endpoint, or `chat_model` (a LangChain chat model) if given."""
+        self.chat_model = chat_model
+        if chat_model is not None:
+            from memdistill.llm_langchain import describe, model_name
+
+            settings = replace(settings, model=settings.model or model_name(chat_model))
+            self.where = describe(chat_model)
+        else:
+            self.where = settings.base_url
+        self.settings = settings.checked(endpoint=chat_model is None)
         self.endpoint = settings.endpoint()
         self.version = PROMPT_VERSION
         self.name = f"llm-{self.version}:{settings.model}"
@@ -72,8 +87,9 @@ class LLMDistiller(Distiller):
     def create(cls, store: Store | None = None, **options: Any) -> LLMDistiller:
         """Settings from the store's config.toml, the environment and `options`; answers
         cached in the store."""
+        chat_model = options.pop("chat_model", None)
         settings = load_settings(store.folder if store else None, **options)
-        return cls(settings, LLMCache(store) if store else None)
+        return cls(settings, LLMCache(store) if store else None, chat_model)
 
     def distill(self, exchange: Exchange) -> Distilled:
         return self.distill_many([exchange])[0]
@@ -96,7 +112,7 @@ class LLMDistiller(Distiller):
         spent = self.spent
         return {
             "distiller": self.name,
-            "base_url": self.settings.base_url,
+            "base_url": self.where,
             "memories": spent.memories,
             "requests": spent.requests,
             "prompt_tokens": spent.prompt_tokens,
@@ -130,16 +146,7 @@ class LLMDistiller(Distiller):
             return data
 
         try:
-            from memdistill.llm import complete_json
-
-            _, usage = complete_json(
-                self.endpoint,
-                messages(text, self.version),
-                SCHEMA,
-                name="memory",
-                max_tokens=self.settings.max_tokens,
-                check=checked,
-            )
+            usage = self._ask(messages(text, self.version), checked)
         except LLMError as exc:
             spent = exc.usage
             if spent is not None:
@@ -162,6 +169,30 @@ class LLMDistiller(Distiller):
                 self.settings.model, self.version, key, _answer_to_json(answer[0]), *tokens
             )
         return self._memory(exchange, files, answer[0], tokens)
+
+    def _ask(self, asked: list[dict[str, str]], checked: Callable[..., dict[str, Any]]) -> Usage:
+        if self.chat_model is not None:
+            from memdistill.llm_langchain import complete_json_langchain
+
+            _, usage = complete_json_langchain(
+                self.chat_model,
+                asked,
+                SCHEMA,
+                check=checked,
+                max_retries=self.settings.max_retries,
+            )
+            return usage
+        from memdistill.llm import complete_json
+
+        _, usage = complete_json(
+            self.endpoint,
+            asked,
+            SCHEMA,
+            name="memory",
+            max_tokens=self.settings.max_tokens,
+            check=checked,
+        )
+        return usage
 
     def _memory(
         self, exchange: Exchange, files: list[Any], answer: Answer, tokens: tuple[int, int]
@@ -186,7 +217,7 @@ class LLMDistiller(Distiller):
             self._failures_in_row += 1
             if self._failures_in_row >= self.settings.breaker and self._down is None:
                 self._down = (
-                    f"{self.endpoint.describe()} failed {self._failures_in_row} times in a "
+                    f"{self.where} failed {self._failures_in_row} times in a "
                     f"row; not asked again this run (last: {reason})"
                 )
         return self._fallback(exchange, reason)

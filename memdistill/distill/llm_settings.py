@@ -61,13 +61,15 @@ class LLMSettings:
             return None
         return (prompt_tokens * self.price_in + completion_tokens * self.price_out) / 1e6
 
-    def checked(self) -> LLMSettings:
+    def checked(self, *, endpoint: bool = True) -> LLMSettings:
+        """Raises ConfigError for settings that cannot work (`endpoint=False`: a LangChain
+        chat model is asked instead, so the URL does not matter)."""
         if not self.model:
             raise ConfigError(
                 "the LLM distiller needs a model: pass --model, set MEMDISTILL_LLM_MODEL, "
                 f'or put model = "..." under [llm] in the store\'s {CONFIG_NAME}'
             )
-        if not self.base_url.startswith(("http://", "https://")):
+        if endpoint and not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"--base-url must be an http(s) URL, not {self.base_url!r}")
         if self.concurrency < 1 or self.timeout <= 0 or self.max_retries < 0:
             raise ConfigError("concurrency must be >= 1, timeout > 0 and max-retries >= 0")
