@@ -54,7 +54,7 @@ ApiKeyEnvOpt = Annotated[
     str | None,
     typer.Option(
         "--api-key-env",
-        help="Variable holding the API key (default OPENAI_API_KEY; unset: no key sent).",
+        help="Variable holding the API key (default OPENAI_API_KEY; '' or unset: none needed).",
         rich_help_panel=_LLM,
     ),
 ]
@@ -402,7 +402,9 @@ def reindex(
 
 @app.command()
 def distill(
-    distiller: DistillerOpt = "offline",
+    distiller: Annotated[
+        str, typer.Option("--distiller", help="offline or llm: the distiller to use now.")
+    ],
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
@@ -467,7 +469,9 @@ def distill(
             return
         typer.echo(
             f"Distilled {report.considered} exchanges: {report.changed} changed, "
-            f"{report.unchanged} unchanged ({report.timings.get('total', 0.0):.1f} s)"
+            f"{report.unchanged} unchanged"
+            + (f", {report.failed} kept (the LLM failed on them)" if report.failed else "")
+            + f" ({report.timings.get('total', 0.0):.1f} s)"
         )
         if report.llm:
             render.print_llm_account(report.llm)

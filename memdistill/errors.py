@@ -46,3 +46,7 @@ class LLMError(MemdistillError):
     `usage` holds what the failed attempts cost, when the client counted it."""
 
     usage: object = None
+    #: "answer": the server answered, badly (junk, cut short, invalid); "transport": it did
+    #: not answer (timeouts, refused connections, 5xx); "config": it refused the request
+    #: in a way no retry fixes (bad key, unknown model, wrong URL).
+    kind: str = "config"

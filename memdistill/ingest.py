@@ -133,6 +133,7 @@ class Ingestor:
         self._pending: list[_Work] = []
         self._open_files: list[_OpenFile] = []
         self._enqueued = self._committed = self._distilled = 0
+        self.distiller.begin_run()
         spent_before = self.distiller.account()
         self._last_save = time.perf_counter()
         self._dirty = False
@@ -339,6 +340,11 @@ def spent_since(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[st
     for reason, n in (before.get("fallback_reasons") or {}).items():
         reasons[reason] = reasons.get(reason, 0) - n
     out["fallback_reasons"] = {r: n for r, n in reasons.items() if n > 0}
+    price_in, price_out = after.get("price_in"), after.get("price_out")
+    if price_in is not None and price_out is not None:  # the cost of this run's tokens
+        out["cost_usd"] = (
+            out["prompt_tokens"] * price_in + out["completion_tokens"] * price_out
+        ) / 1e6
     return out
 
 

@@ -85,6 +85,10 @@ class Usage:
         )
 
 
+# How _parse and the caller's check word a bad answer (as opposed to no answer).
+ANSWER_FAULTS = ("answer ",)
+
+
 class _Retryable(Exception):
     """An attempt failed in a way another attempt may not (transport, server, bad answer)."""
 
@@ -134,6 +138,7 @@ def complete_json(
             f"{endpoint.max_retries + 1} attempts: {cause}"
         )
         error.usage = call.usage  # failed attempts cost tokens too
+        error.kind = "answer" if str(cause).startswith(ANSWER_FAULTS) else "transport"
         raise error from cause
     raise AssertionError("unreachable: tenacity either returns or raises")
 

@@ -71,6 +71,8 @@ def complete_json_langchain(
             f"{type(cause).__name__}: {cause}"
         )
         error.usage = spent[0]
+        # An answer that did not parse or check is the model's; anything else, the call's.
+        error.kind = "answer" if isinstance(cause, ValueError) else "transport"
         raise error from cause
     raise AssertionError("unreachable: tenacity either returns or raises")
 

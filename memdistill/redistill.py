@@ -24,7 +24,8 @@ from memdistill.store.store import Store, now_db_time
 from memdistill.store.write import Redistilled, record_distill_run, write_redistilled
 from memdistill.tokens import count_tokens_many
 
-FALLBACK_NOTE = "LLM fallback:%"
+FALLBACK = "LLM fallback:"
+FALLBACK_NOTE = FALLBACK + "%"
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RedistillReport:
     considered: int = 0
     changed: int = 0
     unchanged: int = 0
+    failed: int = 0  # the distiller fell back to offline: the stored memory was kept
     llm: dict[str, Any] | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -66,16 +68,19 @@ def redistill(
 ) -> RedistillReport:
     report = RedistillReport(considered=len(exchange_ids))
     started, started_at = time.perf_counter(), now_db_time()
+    distiller.begin_run()
     spent_before = distiller.account()
     done = 0
     for start in range(0, len(exchange_ids), batch_size):
         batch = exchange_ids[start : start + batch_size]
-        exchanges, before = _load(store, tenant, batch)
+        exchanges, before, hashes = _load(store, tenant, batch)
         memories = distiller.distill_many([exchanges[i] for i in batch if i in exchanges])
-        changed = [
-            (i, m) for i, m in zip([i for i in batch if i in exchanges], memories, strict=True)
-            if _differs(before[i], m)
-        ]  # fmt: skip
+        changed = []
+        for i, memory in zip([i for i in batch if i in exchanges], memories, strict=True):
+            if memory.note.startswith(FALLBACK) and not before[i]["note"].startswith(FALLBACK):
+                report.failed += 1  # never trade a memory for a stand-in
+            elif _differs(before[i], memory):
+                changed.append((i, memory))
         report.unchanged += len(batch) - len(changed)
         if changed:
             texts = [m.text for _, m in changed]
@@ -85,7 +90,7 @@ def redistill(
                 store,
                 tenant,
                 [
-                    Redistilled(i, exchanges[i].project or "", m, t, v, before[i])
+                    Redistilled(i, exchanges[i].project or "", m, t, v, before[i], hashes[i])
                     for (i, m), t, v in zip(changed, tokens, vectors, strict=True)
                 ],
             )
@@ -106,8 +111,13 @@ def redistill(
 
 def _load(
     store: Store, tenant: str, ids: list[int]
-) -> tuple[dict[int, Exchange], dict[int, dict[str, str]]]:
-    """The exchanges rebuilt from their messages, and their current memories."""
+) -> tuple[dict[int, Exchange], dict[int, dict[str, str]], dict[int, str]]:
+    """The exchanges rebuilt from their messages, their current memories, and their content
+    hashes (an exchange an ingest changes meanwhile is then not overwritten)."""
+    marks = ",".join("?" * len(ids))
+    hashes = dict(
+        store.db.execute(f"SELECT id, content_hash FROM exchanges WHERE id IN ({marks})", ids)
+    )
     messages = read.messages_of(store.db, ids)
     hits = read.hits_for(store.db, tenant, ids)
     exchanges: dict[int, Exchange] = {}
@@ -123,8 +133,9 @@ def _load(
             "exchange_core": memory.exchange_core,
             "specific_context": memory.specific_context,
             "rooms": ", ".join(r.key for r in memory.room_assignments),
+            "note": memory.note,
         }
-    return exchanges, before
+    return exchanges, before, hashes
 
 
 def _differs(before: dict[str, str], memory: Distilled) -> bool:

@@ -178,7 +178,9 @@ def test_server_dying_mid_run_falls_back_and_loses_nothing(
             redone = memory.distill(only_fallbacks=True, conversation="c2")
     finally:
         server.stop()
-    assert redone.considered == 1 and redone.changed == 1
+    # The tiny model may fail again: then the stored memory is kept, never replaced by
+    # another stand-in.
+    assert redone.considered == 1 and redone.changed + redone.failed == 1
     history = (
         sqlite3.connect(store / "memdistill.db")
         .execute("SELECT COUNT(*) FROM history WHERE action = 'redistilled'")
@@ -194,9 +196,13 @@ def test_slow_server_times_out_into_a_fallback(
     exchanges = exchanges_of(write_generic(tmp_path / "c.jsonl", SMALL[:2]))
     distiller = LLMDistiller(settings(proxy.base_url, timeout=1.0, max_retries=1))
     first, second = distiller.distill_many(exchanges)
+    # Both attempts of the first exchange were held past the timeout: it fell back.
     assert first.distiller == "offline-v1" and "timed out" in first.note.lower()
-    assert second.distiller.startswith("llm-") or second.note.startswith("LLM fallback")
-    assert distiller.account()["fallback_reasons"] == {"APITimeoutError": 1} or second.note
+    assert proxy.delayed == 2 and proxy.received >= 3  # the second exchange was asked fairly
+    reasons = distiller.account()["fallback_reasons"]
+    assert any(reason.startswith("APITimeoutError") for reason in reasons)
+    # (The second may time out too: the server is still answering the abandoned requests.)
+    assert second.exchange_core
 
 
 def test_garbled_answers_are_retried_then_fall_back(
@@ -210,11 +216,11 @@ def test_garbled_answers_are_retried_then_fall_back(
     assert memory.exchange_core
     # Every answer garbled: every exchange is still distilled, offline, saying why.
     proxy = fault_proxy(garble_fraction=1.0, garble_mode="body")
-    distiller = LLMDistiller(settings(proxy.base_url, max_retries=1, max_tokens=16))
-    out = distiller.distill_many(exchanges)
-    assert [m.distiller for m in out] == ["offline-v1"] * 2
-    assert all(m.note.startswith("LLM fallback:") for m in out)
-    assert distiller.account()["fallbacks"] == 2
+    distiller = LLMDistiller(settings(proxy.base_url, max_retries=1))
+    (memory,) = distiller.distill_many(exchanges[1:])
+    assert proxy.garbled == 2 and memory.distiller == "offline-v1"
+    assert memory.note.startswith("LLM fallback:") and "unreadable response" in memory.note
+    assert distiller.account()["fallbacks"] == 1
 
 
 def test_secrets_never_reach_the_server(
@@ -270,7 +276,23 @@ def test_a_langchain_chat_model_can_stand_in_for_the_endpoint(
         assert row["note"].startswith("LLM fallback: LangChain ChatOpenAI")
 
 
-def test_llm_flags_without_the_llm_distiller_are_refused(tmp_path: Path) -> None:
+def test_a_wrong_endpoint_stops_the_run_with_a_clear_error(
+    tmp_path: Path, llm_server: LocalLLM
+) -> None:
+    corpus = write_generic(tmp_path / "c.jsonl", SMALL)
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["ingest", str(corpus), "--distiller", "llm", "--model",
+                                 llm_server.model, "--base-url", llm_server.direct_url + "/nope",
+                                 "--api-key-env", "", "--store", str(store)])  # fmt: skip
+    assert result.exit_code == 1
+    assert "not found" in result.output and "/v1" in result.output
+    assert memories(store) == []  # nothing half-done: a rerun with the right URL starts clean
+
+
+def test_llm_flags_without_the_llm_distiller_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMDISTILL_LLM_MODEL", raising=False)
     corpus = write_generic(tmp_path / "c.jsonl", SMALL)
     result = runner.invoke(app, ["ingest", str(corpus), "--model", "gpt-4o-mini"])
     assert result.exit_code == 1 and "--distiller llm" in result.output

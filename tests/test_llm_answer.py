@@ -105,11 +105,11 @@ def test_rooms_are_repaired(
 
 
 def test_long_core_is_trimmed_and_invented_detail_dropped() -> None:
-    long_core = "First sentence here. Second one too. A third that must go. " + "word " * 80
+    long_core = "Upload retries forever. I set retry_timeout=30. A third that must go. " + "x " * 80
     checked = check(
         answer(exchange_core=long_core, specific_context="max_retries=99"), SOURCE, FILES, None
     )
-    assert checked.exchange_core == "First sentence here. Second one too."
+    assert checked.exchange_core == "Upload retries forever. I set retry_timeout=30."
     assert checked.specific_context == ""  # not in the exchange: the model made it up
     assert "specific_context not found in the exchange: dropped" in checked.repairs
 
@@ -127,9 +127,12 @@ def test_detail_copied_with_other_spacing_and_case_is_kept() -> None:
         {"exchange_core": ",", "specific_context": "x", "room_assignments": ["a"]},
         {"exchange_core": "1-2 2.", "specific_context": "x", "room_assignments": ["a"]},
         {"specific_context": "x", "room_assignments": ["a"]},
-        {"exchange_core": "ok", "specific_context": "", "room_assignments": []},
+        {"exchange_core": "Upload retries capped", "room_assignments": []},
+        # the worked example or the schema echoed back: not this exchange's words
+        {"exchange_core": "Water the basil every two days.", "room_assignments": ["a"]},
+        {"exchange_core": "string: 1-2 sentences", "room_assignments": ["a"]},
         {
-            "exchange_core": "ok",
+            "exchange_core": "Upload retries capped",
             "specific_context": "",
             "room_assignments": [{"key": "", "label": ""}],
         },
@@ -139,6 +142,15 @@ def test_detail_copied_with_other_spacing_and_case_is_kept() -> None:
 def test_unrepairable_answers_raise_value_error(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         check(bad, SOURCE, FILES, None)
+
+
+def test_nulls_and_loose_shapes_are_repaired_not_retried() -> None:
+    room = {"key": "S3 uploads", "label": None, "relevance": "high"}
+    checked = check(answer(specific_context=None, room_assignments=room), SOURCE, FILES, None)
+    assert checked.specific_context == ""
+    assert [(r.key, r.label, r.relevance) for r in checked.rooms] == [
+        ("concept:s3_uploads", "s3 uploads", 0.5)
+    ]
 
 
 def test_schema_asks_for_what_check_accepts() -> None:

@@ -61,6 +61,19 @@ SECRETS = [
         "then ssh-add",
     ),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x (truncated log", "MIIEowIBAAK", ""),
+    ("password=correcthorsebatterystaple", "correcthorse", "password="),
+    ("PASSWORD=Summer", "Summer", "PASSWORD="),
+    ("redis://:mysecretpassword@cache:6379", "mysecretpassword", "@cache"),
+    ("https://user:pass@host/x", ":pass@", "https://user:"),
+    ("mysql --password hunter22 -h db", "hunter22", "-h db"),
+    ("db_pass=S3cr3tVal", "S3cr3tVal", "db_pass="),
+    ("docker login -p dckr_pat_AbCdEfGhIjKlMnOpQrStUv", "dckr_pat_AbCd", "docker login"),
+    (
+        "DefaultEndpointsProtocol=https;AccountKey=abcdefghijklmnopqrstuvwxyz0123==",
+        "abcdefghij",
+        ";",
+    ),
+    ("SENDGRID=SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyzABCDEFGH", "SG.abcdef", "="),
 ]
 
 # Text that looks like a secret and is not: it must come back unchanged.
@@ -82,6 +95,15 @@ LOOK_ALIKES = [
     "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
     "see docs/tokens.md and set TOKEN_TTL=3600",
     "git checkout -b fix/skip-token-refresh",
+    "client = OpenAI(api_key=api_key)",
+    "password=password",
+    "token = get_token()",
+    "api_key = settings.api_key",
+    "def f(token: Optional[str]) -> None:",
+    "PWD=/home/u/proj",
+    "credentials: ~/.aws/credentials",
+    "SECRET_KEY=$(openssl rand -hex 32)",
+    "pip install sk-video-processing-toolkit-v2",
 ]
 
 

@@ -43,6 +43,10 @@ class Distiller(ABC):
                 on_each(out[-1])
         return out
 
+    def begin_run(self) -> None:
+        """Called as an ingest or re-distill starts (a distiller may keep state per run)."""
+        return None  # stateless by default
+
     def account(self) -> dict[str, Any] | None:
         """What this distiller has spent so far (LLM tokens, requests); None if nothing."""
         return None

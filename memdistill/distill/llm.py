@@ -11,6 +11,8 @@ of the run goes offline at once (and `memdistill distill --only-fallbacks` redoe
 from __future__ import annotations
 
 import hashlib
+import logging
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from memdistill.llm import Usage
 
 CUT_MARK = "\n[... {n} characters cut ...]\n"
+log = logging.getLogger(__name__)
 
 
 class TokenAccount:
@@ -94,6 +97,11 @@ class LLMDistiller(Distiller):
     def distill(self, exchange: Exchange) -> Distilled:
         return self.distill_many([exchange])[0]
 
+    def begin_run(self) -> None:
+        """A new run asks the endpoint again, whatever the last one concluded."""
+        with self._lock:
+            self._down, self._failures_in_row = None, 0
+
     def distill_many(
         self, exchanges: Sequence[Exchange], on_each: OnEach | None = None
     ) -> list[Distilled]:
@@ -122,6 +130,8 @@ class LLMDistiller(Distiller):
             "fallback_reasons": dict(spent.reasons),
             "redactions": spent.redactions,
             "cost_usd": self.settings.cost(spent.prompt_tokens, spent.completion_tokens),
+            "price_in": self.settings.price_in,
+            "price_out": self.settings.price_out,
         }
 
     # one exchange ----------------------------------------------------------------------
@@ -130,7 +140,8 @@ class LLMDistiller(Distiller):
         files = extract_files(exchange)
         text, fired = redact(render_verbatim(exchange.messages))
         text = cut_middle(text, self.settings.max_input_chars)
-        key = hashlib.sha256(text.encode()).hexdigest()
+        # The project too: file rooms are keyed by project-relative paths.
+        key = hashlib.sha256(f"{exchange.project}\0{text}".encode()).hexdigest()
         self.spent.add(memories=1, redactions=len(fired))
         if self.cache is not None:
             cached = self.cache.get(self.settings.model, self.version, key)
@@ -155,7 +166,9 @@ class LLMDistiller(Distiller):
                     prompt_tokens=getattr(spent, "prompt_tokens", 0),
                     completion_tokens=getattr(spent, "completion_tokens", 0),
                 )
-            return self._failed(exchange, str(exc))
+            if exc.kind == "config":
+                raise  # a bad key, model or URL: every exchange would fail; stop and say so
+            return self._failed(exchange, str(exc), counts=exc.kind == "transport")
         self.spent.add(
             requests=usage.requests,
             prompt_tokens=usage.prompt_tokens,
@@ -165,9 +178,12 @@ class LLMDistiller(Distiller):
             self._failures_in_row = 0
         tokens = (usage.prompt_tokens, usage.completion_tokens)
         if self.cache is not None:
-            self.cache.put(
-                self.settings.model, self.version, key, _answer_to_json(answer[0]), *tokens
-            )
+            try:
+                self.cache.put(
+                    self.settings.model, self.version, key, _answer_to_json(answer[0]), *tokens
+                )
+            except sqlite3.Error as exc:  # the memory still gets written; only reuse is lost
+                log.warning("LLM answer not cached: %s", exc)
         return self._memory(exchange, files, answer[0], tokens)
 
     def _ask(self, asked: list[dict[str, str]], checked: Callable[..., dict[str, Any]]) -> Usage:
@@ -212,8 +228,12 @@ class LLMDistiller(Distiller):
             llm_tokens=tokens,
         )
 
-    def _failed(self, exchange: Exchange, reason: str) -> Distilled:
+    def _failed(self, exchange: Exchange, reason: str, *, counts: bool) -> Distilled:
+        """A fallback; `counts`: the endpoint did not answer at all, which the breaker
+        counts (bad answers from a working model do not take it for down)."""
         with self._lock:
+            if not counts:
+                return self._fallback(exchange, reason)
             self._failures_in_row += 1
             if self._failures_in_row >= self.settings.breaker and self._down is None:
                 self._down = (
@@ -235,7 +255,9 @@ def _kind(reason: str) -> str:
         return "endpoint taken for down after failures in a row"
     _, found, cause = reason.partition(" attempts: ")
     text = cause if found else reason
-    return text.split(" (")[0].split(": ")[0][:100]
+    for cut in (": '", ': "', " ("):  # the answer or details quoted after it
+        text = text.split(cut)[0]
+    return text[:160]
 
 
 def cut_middle(text: str, limit: int) -> str:

@@ -29,6 +29,7 @@ PROMPT_VERSION = "v1"
 MAX_ROOMS = 3
 CORE_MAX_WORDS = 60
 CONTEXT_MAX_CHARS = 200
+GROUNDED_SHARE = 0.25  # of the core's words that must come from the exchange
 ROOM_TYPES = ("file", "concept", "workflow")
 
 # version -> (system, user template, a worked example: (exchange, answer)). The example
@@ -103,16 +104,34 @@ class _RoomAnswer(BaseModel):
     label: str = ""
     relevance: float = 0.5
 
+    @field_validator("type", "key", "label", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
     @field_validator("relevance", mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
-        return 0.5 if value is None or value == "" else value
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return 0.5  # null, "", "high": unknown, so middling
 
 
 class _Answer(BaseModel):
     exchange_core: str = Field(min_length=1)
     specific_context: str = ""
     room_assignments: list[_RoomAnswer | str] = Field(min_length=1)
+
+    @field_validator("specific_context", mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @field_validator("room_assignments", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (dict, str)) else value
 
 
 @dataclass(slots=True)
@@ -136,8 +155,10 @@ def check(
         raise ValueError(_short(exc)) from None
     repairs: list[str] = []
     core = " ".join(raw.exchange_core.split())
-    if len(re.findall(r"[^\W\d_]{2,}", core)) < 2:  # "", ",", "1-2": nothing to search by
+    if sum(c.isalpha() for c in core) < 4:  # "", ",", "1-2": nothing to search by
         raise ValueError(f"exchange_core has no words: {core[:40]!r}")
+    if not _grounded(core, source_text):
+        raise ValueError(f"exchange_core uses too few of the exchange's words: {core[:60]!r}")
     kept = " ".join(sentences(core)[:2]) or core
     if len(kept.split()) > CORE_MAX_WORDS:
         kept = trim(kept, CORE_MAX_WORDS)
@@ -200,7 +221,7 @@ def _slug(text: str) -> str:
 
 
 def _file_named(name: str, files: Sequence[FileTouch], project: str | None) -> str | None:
-    name = re.sub(r"^file:", "", name.strip())
+    name = re.sub(r"^file:", "", name.strip()).removeprefix("./")
     for touch in files:
         if touch.path == name or touch.path.endswith("/" + name):
             path = touch.path
@@ -208,6 +229,17 @@ def _file_named(name: str, files: Sequence[FileTouch], project: str | None) -> s
                 path = path[len(project.rstrip("/")) + 1 :]
             return path
     return None
+
+
+def _grounded(core: str, source: str) -> bool:
+    """A quarter of the core's longer words occur in the exchange (it is asked to use the
+    exchange's own words): a model echoing the worked example or the schema ("string: 1-2
+    sentences") falls short. Scripts without such words (Chinese, say) are not judged."""
+    found = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z0-9_]{3,}", core)}
+    if not found:
+        return True
+    lowered = source.lower()
+    return sum(word in lowered for word in found) >= GROUNDED_SHARE * len(found)
 
 
 def _copied(detail: str, source: str) -> bool:

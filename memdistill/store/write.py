@@ -301,6 +301,7 @@ class Redistilled:
     distilled_tokens: int
     distilled_vector: np.ndarray
     before: dict[str, str]  # the old memory, for the history row
+    content_hash: str  # of the exchange distilled; if it changed since, the write is skipped
 
 
 def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> None:
@@ -313,6 +314,11 @@ def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> No
         now = now_db_time()
         for item in items:
             memory = item.distilled
+            current = db.execute(
+                "SELECT content_hash FROM exchanges WHERE id = ?", [item.exchange_id]
+            ).fetchone()
+            if current is None or current[0] != item.content_hash:
+                continue  # an ingest changed it meanwhile; its own memory is newer
             db.execute(
                 "UPDATE memories SET exchange_core = ?, specific_context = ?, "
                 "distilled_tokens = ?, distiller = ?, note = ?, llm_prompt_tokens = ?, "
