@@ -478,6 +478,26 @@ def distill(
 
 
 @app.command()
+def feedback(
+    ids: Annotated[list[int], typer.Argument(help="Exchange ids, as search printed them.")],
+    useful: Annotated[bool, typer.Option("--useful/--not-useful", help="Did these memories help?")],
+    store: StoreOpt = None,
+    tenant: TenantOpt = DEFAULT_TENANT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Say whether memories helped; refinement weighs it against how often they were served."""
+    from memdistill.cli import render
+
+    with handle_errors(as_json):
+        with _memory(store, tenant) as memory:
+            count = memory.feedback(ids, useful=useful)
+        if as_json:
+            render.emit_json({"recorded": count, "useful": useful})
+        else:
+            typer.echo(f"Recorded: {count} {'useful' if useful else 'not useful'}.")
+
+
+@app.command()
 def formats(as_json: JsonOpt = False) -> None:
     """The chat-log formats `ingest` reads."""
     from memdistill.sources import get_parser, parser_names

@@ -36,6 +36,7 @@ from memdistill.store import read, summary
 from memdistill.store.read import Filters
 from memdistill.store.store import Store
 from memdistill.store.summary import RoomInfo, Stats
+from memdistill.store.usage import UsageRecorder
 
 if TYPE_CHECKING:
     from memdistill.redistill import RedistillReport
@@ -61,6 +62,7 @@ class Memory:
         self._embedder: Embedder | None = None
         self._distiller: Distiller | None = None
         self._indexes: Indexes | None = None
+        self.usage = UsageRecorder(store, self.tenant)  # freq and utility, for refinement
 
     @classmethod
     def open(
@@ -98,7 +100,10 @@ class Memory:
         self.close()
 
     def close(self) -> None:
-        self.store.close()
+        try:
+            self.usage.flush()  # what was served since the last flush
+        finally:
+            self.store.close()
 
     # lazy parts ---------------------------------------------------------------------------
 
@@ -201,12 +206,21 @@ class Memory:
         until: datetime | None = None,
         file: str | None = None,
     ) -> list[Hit]:
-        """Ranked hits; each is an exchange with its memory, rooms, files and source ids."""
+        """Ranked hits; each is an exchange with its memory, rooms, files and source ids.
+        Each hit counts as served (`freq`), written in batches."""
         retriever = Retriever(self.store, self.tenant, self.indexes, self.embedder)
         filters = Filters(project, conversation, since, until, file)
-        return retriever.search(
+        hits = retriever.search(
             query, k=k, mode=mode, fusion=fusion, weights=weights, filters=filters
         )
+        self.usage.served(hit.exchange_id for hit in hits)
+        return hits
+
+    def feedback(self, exchange_ids: int | Iterable[int], *, useful: bool) -> int:
+        """Say whether memories helped (a task's outcome can name every id it used): useful
+        ones gain `utility`, which refinement weighs against how often they were served."""
+        ids = [exchange_ids] if isinstance(exchange_ids, int) else list(exchange_ids)
+        return self.usage.feedback(ids, useful)
 
     def drill_down(self, hit: Hit | int) -> list[Message]:
         """The verbatim messages behind a hit (or an exchange id)."""
