@@ -11,8 +11,20 @@ from typing import Annotated, Any
 
 import typer
 
+from memdistill.cli.llm_options import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DistillerOpt,
+    ModelOpt,
+    PriceInOpt,
+    PriceOutOpt,
+    TemperatureOpt,
+    TimeoutOpt,
+    distiller_options,
+)
 from memdistill.config import DEFAULT_TENANT
-from memdistill.errors import ConfigError, MemdistillError, QueryError
+from memdistill.errors import MemdistillError, QueryError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 
@@ -35,50 +47,6 @@ TenantOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (errors too).")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
-_LLM = "LLM distiller"
-DistillerOpt = Annotated[
-    str, typer.Option("--distiller", help="offline (default, no network) or llm.")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", help="LLM model name.", rich_help_panel=_LLM)
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="OpenAI-compatible endpoint (default OpenAI; Ollama: http://localhost:11434/v1).",
-        rich_help_panel=_LLM,
-    ),
-]
-ApiKeyEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key-env",
-        help="Variable holding the API key (default OPENAI_API_KEY; '' or unset: none needed).",
-        rich_help_panel=_LLM,
-    ),
-]
-TemperatureOpt = Annotated[
-    float | None, typer.Option("--temperature", help="Default 0.", rich_help_panel=_LLM)
-]
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option("--timeout", help="Seconds per request (default 60).", rich_help_panel=_LLM),
-]
-ConcurrencyOpt = Annotated[
-    int | None,
-    typer.Option("--concurrency", help="Requests in flight (default 4).", rich_help_panel=_LLM),
-]
-PriceInOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--price-in", help="USD per million prompt tokens, for the estimate.", rich_help_panel=_LLM
-    ),
-]
-PriceOutOpt = Annotated[
-    float | None,
-    typer.Option("--price-out", help="USD per million completion tokens.", rich_help_panel=_LLM),
-]
 
 
 @contextmanager
@@ -100,15 +68,6 @@ def _memory(store: Path | None, tenant: str, *, create: bool = False, **kwargs: 
     from memdistill.api import Memory
 
     return Memory.open(store, tenant=tenant, create=create, **kwargs)
-
-
-def _distiller_options(distiller: str, **flags: Any) -> dict[str, Any]:
-    """The LLM flags given, checked against the distiller they configure."""
-    given = {name: value for name, value in flags.items() if value is not None}
-    if given and distiller != "llm":
-        names = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise ConfigError(f"{names} configure the LLM distiller: add --distiller llm")
-    return given
 
 
 def _time(value: str | None, flag: str) -> datetime | None:
@@ -164,11 +123,7 @@ def ingest(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        options = _distiller_options(
-            distiller, model=model, base_url=base_url, api_key_env=api_key_env,
-            temperature=temperature, timeout=timeout, concurrency=concurrency,
-            price_in=price_in, price_out=price_out,
-        )  # fmt: skip
+        options = distiller_options(distiller, locals())
         if format is not None:
             from memdistill.sources import get_parser
 
@@ -398,83 +353,6 @@ def reindex(
             render.emit_json({"indexed": count, "embedder": model})
         else:
             typer.echo(f"Reindexed {count} exchanges ({model}).")
-
-
-@app.command()
-def distill(
-    distiller: Annotated[
-        str, typer.Option("--distiller", help="offline or llm: the distiller to use now.")
-    ],
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    api_key_env: ApiKeyEnvOpt = None,
-    temperature: TemperatureOpt = None,
-    timeout: TimeoutOpt = None,
-    concurrency: ConcurrencyOpt = None,
-    price_in: PriceInOpt = None,
-    price_out: PriceOutOpt = None,
-    only_fallbacks: Annotated[
-        bool,
-        typer.Option("--only-fallbacks", help="Just the memories an LLM run distilled offline."),
-    ] = False,
-    project: ProjectOpt = None,
-    conversation: Annotated[
-        str | None, typer.Option("--conversation", help="Only this conversation (its id).")
-    ] = None,
-    since: Annotated[str | None, typer.Option("--since", help="From this date/time.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Before this date/time.")] = None,
-    file: Annotated[str | None, typer.Option("--file", help="Only exchanges touching it.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    store: StoreOpt = None,
-    tenant: TenantOpt = DEFAULT_TENANT,
-    as_json: JsonOpt = False,
-) -> None:
-    """Distil stored exchanges again (a new distiller or prompt, or LLM fallbacks); only
-    memories that change are rewritten and re-indexed."""
-    from memdistill.cli import render
-
-    with handle_errors(as_json):
-        options = _distiller_options(
-            distiller, model=model, base_url=base_url, api_key_env=api_key_env,
-            temperature=temperature, timeout=timeout, concurrency=concurrency,
-            price_in=price_in, price_out=price_out,
-        )  # fmt: skip
-        filters = {
-            "project": project,
-            "conversation": conversation,
-            "since": _time(since, "--since"),
-            "until": _time(until, "--until"),
-            "file": file,
-        }
-        with _memory(store, tenant, distiller=distiller, distiller_options=options) as memory:
-            memory.distiller  # bad distiller settings fail before any work  # noqa: B018
-            if quiet or as_json or not sys.stderr.isatty():
-                report = memory.distill(only_fallbacks=only_fallbacks, **filters)
-            else:
-                from rich.progress import Progress
-
-                with Progress(transient=True) as bar:
-                    task = bar.add_task("distilling", total=None)
-                    report = memory.distill(
-                        only_fallbacks=only_fallbacks,
-                        on_progress=lambda done, total: bar.update(
-                            task, completed=done, total=total
-                        ),
-                        **filters,
-                    )
-        if as_json:
-            from dataclasses import asdict
-
-            render.emit_json(asdict(report))
-            return
-        typer.echo(
-            f"Distilled {report.considered} exchanges: {report.changed} changed, "
-            f"{report.unchanged} unchanged"
-            + (f", {report.failed} kept (the LLM failed on them)" if report.failed else "")
-            + f" ({report.timings.get('total', 0.0):.1f} s)"
-        )
-        if report.llm:
-            render.print_llm_account(report.llm)
 
 
 @app.command()

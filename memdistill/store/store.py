@@ -115,7 +115,7 @@ class Store:
                 conn.execute("SAVEPOINT nested")
                 try:
                     yield db
-                except BaseException:
+                except BaseException:  # any exit, Ctrl-C too, must undo; then re-raised
                     conn.execute("ROLLBACK TO SAVEPOINT nested")
                     conn.execute("RELEASE SAVEPOINT nested")
                     raise
@@ -124,7 +124,7 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db
-            except BaseException:
+            except BaseException:  # any exit, Ctrl-C too, must undo; then re-raised
                 conn.rollback()
                 raise
             conn.execute("COMMIT")

@@ -8,7 +8,6 @@ no write of its own; `Memory.close()` flushes what is left. Evaluation runs sear
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter
@@ -16,6 +15,7 @@ from collections.abc import Iterable
 
 from memdistill.errors import NotFoundError
 from memdistill.store.store import Store, now_db_time
+from memdistill.store.write import add_history
 
 FLUSH_EVERY = 256  # served hits buffered before a write
 FLUSH_SECONDS = 30.0  # ... or this old
@@ -88,17 +88,11 @@ class UsageRecorder:
                     "WHERE exchange_id = ? AND tenant = ?",
                     [(now, i, self.tenant) for i in ids],
                 )
-            generation = int(
-                (db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone() or [0])[0]
-            )
-            db.executemany(
-                "INSERT INTO history (tenant, project, exchange_id, at, action, generation, "
-                "detail) VALUES (?, ?, ?, ?, 'feedback', ?, ?)",
-                [
-                    (self.tenant, found[i], i, now, generation, json.dumps({"useful": useful}))
-                    for i in ids
-                ],
-            )
+            generation = self.store.generation()
+            for i in ids:
+                add_history(
+                    db, self.tenant, found[i], i, now, "feedback", generation, {"useful": useful}
+                )
         return len(ids)
 
 

@@ -168,12 +168,27 @@ def _write_one(
     detail = {"distiller": memory.distiller, "content_hash": record.content_hash}
     if memory.note:
         detail["note"] = memory.note
+    add_history(db, tenant, project, exchange_id, now, action, generation, detail)
+    return exchange_id
+
+
+def add_history(
+    db: sqlite3.Connection,
+    tenant: str,
+    project: str,
+    exchange_id: int,
+    at: str,
+    action: str,
+    generation: int,
+    detail: dict[str, Any],
+) -> None:
+    """One row of a memory's history: what happened to it, when, and the details."""
     db.execute(
         "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [tenant, project, exchange_id, now, action, generation, json.dumps(detail)],
-    )
-    return exchange_id
+        [tenant, project, exchange_id, at, action, generation,
+         json.dumps(detail, ensure_ascii=False)],
+    )  # fmt: skip
 
 
 def _write_rooms_and_files(
@@ -274,7 +289,7 @@ def supersede_missing(
     with store.transaction() as db:
         generation = Store.next_generation(db)
         now = now_db_time()
-        detail = json.dumps({"reason": "no longer in its source file", "source": source_row})
+        detail = {"reason": "no longer in its source file", "source": source_row}
         for exchange_id, project in gone:
             db.execute(
                 "UPDATE memories SET status = 'superseded', updated_at = ? WHERE exchange_id = ?",
@@ -283,11 +298,7 @@ def supersede_missing(
             db.execute(
                 "UPDATE exchanges SET generation = ? WHERE id = ?", [generation, exchange_id]
             )
-            db.execute(
-                "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail)"
-                " VALUES (?, ?, ?, ?, 'superseded', ?, ?)",
-                [tenant, project, exchange_id, now, generation, detail],
-            )
+            add_history(db, tenant, project, exchange_id, now, "superseded", generation, detail)
     return len(gone)
 
 
@@ -348,18 +359,10 @@ def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> No
             after = {"distiller": memory.distiller, "exchange_core": memory.exchange_core}
             if memory.note:
                 after["note"] = memory.note
-            db.execute(
-                "INSERT INTO history (tenant, project, exchange_id, at, action, generation, "
-                "detail) VALUES (?, ?, ?, ?, 'redistilled', ?, ?)",
-                [
-                    tenant,
-                    item.project,
-                    item.exchange_id,
-                    now,
-                    generation,
-                    json.dumps({"before": item.before, "after": after}, ensure_ascii=False),
-                ],
-            )
+            add_history(
+                db, tenant, item.project, item.exchange_id, now, "redistilled", generation,
+                {"before": item.before, "after": after},
+            )  # fmt: skip
 
 
 def record_distill_run(
