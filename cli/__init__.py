@@ -5,8 +5,13 @@ from __future__ import annotations
 from memdistill.cli.app import app
 from memdistill.cli.distill import distill
 from memdistill.cli.evaluate import eval_app
+from memdistill.cli.forget import forget
+from memdistill.cli.refine import history, refine, restore
 
 app.command()(distill)
+app.command()(forget)
+for command in (refine, history, restore):
+    app.command()(command)
 app.add_typer(eval_app)
 
 __all__ = ["app", "main"]

@@ -64,13 +64,13 @@ def handle_errors(as_json: bool) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _memory(store: Path | None, tenant: str, *, create: bool = False, **kwargs: Any) -> Any:
+def open_memory(store: Path | None, tenant: str, *, create: bool = False, **kwargs: Any) -> Any:
     from memdistill.api import Memory
 
     return Memory.open(store, tenant=tenant, create=create, **kwargs)
 
 
-def _time(value: str | None, flag: str) -> datetime | None:
+def parse_time(value: str | None, flag: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -128,7 +128,7 @@ def ingest(
             from memdistill.sources import get_parser
 
             get_parser(format)  # an unknown format fails before any work
-        with _memory(
+        with open_memory(
             store, tenant, create=True, embedder=embedder, distiller=distiller,
             distiller_options=options,
         ) as memory:  # fmt: skip
@@ -230,7 +230,7 @@ def search(
                 raise QueryError(
                     f"--weights takes numbers separated by commas, not {weights!r}"
                 ) from None
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             hits = memory.search(
                 query,
                 k=k,
@@ -239,8 +239,8 @@ def search(
                 weights=weight_values,
                 project=project,
                 conversation=conversation,
-                since=_time(since, "--since"),
-                until=_time(until, "--until"),
+                since=parse_time(since, "--since"),
+                until=parse_time(until, "--until"),
                 file=file,
             )
         if as_json:
@@ -260,7 +260,7 @@ def show(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             hit = memory.get(exchange_id)
             messages = memory.drill_down(exchange_id)
         if as_json:
@@ -284,7 +284,7 @@ def rooms(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             found = memory.rooms(project)
         if as_json:
             render.emit_json([asdict(r) for r in found])
@@ -304,7 +304,7 @@ def room(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             hits = memory.room(key, project)
         if as_json:
             render.emit_json([render.hit_json(h) for h in hits])
@@ -324,7 +324,7 @@ def stats(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             found = memory.stats()
             where = str(memory.store.folder)
         if as_json:
@@ -346,7 +346,7 @@ def reindex(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             count = memory.reindex(embedder=embedder)
             model = memory.store.get_meta("embedder")
         if as_json:
@@ -363,11 +363,12 @@ def feedback(
     tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
-    """Say whether memories helped; refinement weighs it against how often they were served."""
+    """Say whether memories helped (per task: every id your agent was given, by whether
+    the task succeeded); refinement weighs it against how often they were served."""
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        with _memory(store, tenant) as memory:
+        with open_memory(store, tenant) as memory:
             count = memory.feedback(ids, useful=useful)
         if as_json:
             render.emit_json({"recorded": count, "useful": useful})

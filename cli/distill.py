@@ -13,9 +13,9 @@ from memdistill.cli.app import (
     ProjectOpt,
     StoreOpt,
     TenantOpt,
-    _memory,
-    _time,
     handle_errors,
+    open_memory,
+    parse_time,
 )
 from memdistill.cli.llm_options import (
     ApiKeyEnvOpt,
@@ -67,11 +67,11 @@ def distill(
         filters = {
             "project": project,
             "conversation": conversation,
-            "since": _time(since, "--since"),
-            "until": _time(until, "--until"),
+            "since": parse_time(since, "--since"),
+            "until": parse_time(until, "--until"),
             "file": file,
         }
-        with _memory(store, tenant, distiller=distiller, distiller_options=options) as memory:
+        with open_memory(store, tenant, distiller=distiller, distiller_options=options) as memory:
             memory.distiller  # bad distiller settings fail before any work  # noqa: B018
             if quiet or as_json or not sys.stderr.isatty():
                 report = memory.distill(only_fallbacks=only_fallbacks, **filters)

@@ -46,6 +46,8 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "conversation_id": hit.conversation_id,
         "started_at": hit.started_at,
         "source_message_ids": hit.source_message_ids,
+        "supersedes": hit.supersedes,
+        "merged": hit.merged,
     }
 
 
@@ -69,6 +71,10 @@ def print_hits(hits: list[Hit]) -> None:
             details.append("files: " + ", ".join(f"{f.path} ({f.action})" for f in hit.files[:5]))
         if details:
             typer.echo("    " + "   ".join(details))
+        if hit.supersedes:
+            typer.echo("    supersedes: " + ", ".join(f"[{i}]" for i in hit.supersedes))
+        if hit.merged:
+            typer.echo("    also said in: " + ", ".join(f"[{i}]" for i in hit.merged))
     typer.echo("\n`memdistill show ID` prints an exchange verbatim.")
 
 
@@ -124,18 +130,27 @@ def print_stats(stats: Stats, store: str) -> None:
         f"Embedder: {stats.embedder or 'none yet'}   Distillers: "
         + (", ".join(f"{k} ({v})" for k, v in stats.distillers.items()) or "none yet")
     )
+    inactive = {k: v for k, v in stats.statuses.items() if k != "active"}
+    if inactive:
+        typer.echo(
+            "Out of the indexes (kept): "
+            + ", ".join(f"{n} {status}" for status, n in inactive.items())
+            + "   (`memdistill history ID` says why)"
+        )
     for project, count in list(stats.projects.items())[:20]:
         typer.echo(f"  {count:>6}  {project}")
 
 
 def print_report(report: IngestReport) -> None:
+    forgotten = report.exchanges_forgotten_skipped
     typer.echo(
         f"Files: {report.files} ({report.files_unchanged} unchanged, {report.files_failed} "
         f"failed, {report.files_skipped} not chat logs)   "
         f"Conversations: {report.conversations}   Exchanges: "
         f"{report.exchanges_added} added, {report.exchanges_updated} updated, "
-        f"{report.exchanges_skipped} already stored   "
-        f"({report.timings.get('total', 0.0):.1f} s)"
+        f"{report.exchanges_skipped} already stored"
+        + (f", {forgotten} forgotten (not written back)" if forgotten else "")
+        + f"   ({report.timings.get('total', 0.0):.1f} s)"
     )
     if report.llm:
         print_llm_account(report.llm)

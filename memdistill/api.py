@@ -39,7 +39,12 @@ from memdistill.store.summary import RoomInfo, Stats
 from memdistill.store.usage import UsageRecorder
 
 if TYPE_CHECKING:
+    from memdistill.forget import ForgetPlan, ForgetReport
     from memdistill.redistill import RedistillReport
+    from memdistill.refine.apply import OnChange
+    from memdistill.refine.base import RefineSettings
+    from memdistill.refine.report import RefineReport
+    from memdistill.store.history import HistoryEntry
 
 
 class Memory:
@@ -217,10 +222,47 @@ class Memory:
         return hits
 
     def feedback(self, exchange_ids: int | Iterable[int], *, useful: bool) -> int:
-        """Say whether memories helped (a task's outcome can name every id it used): useful
-        ones gain `utility`, which refinement weighs against how often they were served."""
+        """Say whether memories helped: useful ones gain `utility`, which refinement weighs
+        against how often they were served. Give a task's outcome for every id the task
+        was given, as ReMe does (per-hit verdicts with k=10 make pruning harsh:
+        docs/refinement.md). Memories nobody gave a verdict on are never pruned."""
         ids = [exchange_ids] if isinstance(exchange_ids, int) else list(exchange_ids)
         return self.usage.feedback(ids, useful)
+
+    def forget(
+        self,
+        exchange_ids: int | Iterable[int] = (),
+        *,
+        conversation: str | None = None,
+        project: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        text: str | None = None,
+        confirm: Callable[[ForgetPlan], bool] | None = None,
+    ) -> ForgetReport:
+        """Delete exchanges for real, with everything made from them. Selectors combine
+        with AND and one is required (ids raise NotFoundError unless all are this tenant's;
+        so does a selection of nothing). `confirm` sees the plan and may refuse. Afterwards
+        no index finds them, the store file no longer holds their text, and ingest never
+        writes them back; memories merged into them or superseded by them are active again."""
+        from memdistill.forget import ForgetReport, Selector, cache_limits, forget, plan_forget
+
+        if self.store.scrub_pending():  # an earlier forget stopped before its scrub
+            self.store.scrub()
+        ids = (exchange_ids,) if isinstance(exchange_ids, int) else tuple(exchange_ids)
+        selector = Selector(ids, conversation, project, since, until, text)
+        self.usage.flush()  # no buffered count may land on a deleted (later reused) id
+        plan = plan_forget(self.store.db, self.tenant, selector)
+        if confirm is not None and not confirm(plan):
+            return ForgetReport(confirmed=False)
+        indexes = self.indexes  # loaded now, so the catch-up below is the forget alone
+        limits = cache_limits(self.store.folder, self.distiller_options)
+        report = forget(self.store, self.tenant, plan, limits)
+        indexes.catch_up(self.store, self.tenant)  # the tombstones drop them from all four
+        indexes.compact()  # BM25 postings purged, not just masked
+        indexes.save(rewrite=True)
+        report.indexed = len(indexes)
+        return report
 
     def drill_down(self, hit: Hit | int) -> list[Message]:
         """The verbatim messages behind a hit (or an exchange id)."""
@@ -274,6 +316,59 @@ class Memory:
         indexes.compact()
         indexes.save(rewrite=True)
         return len(indexes)
+
+    def refine(
+        self,
+        settings: RefineSettings | None = None,
+        *,
+        dry_run: bool = False,
+        project: str | None = None,
+        on_change: OnChange | None = None,
+    ) -> RefineReport:
+        """Prune memories served often that rarely helped, merge near-duplicates, retire
+        superseded decisions (`RefineSettings` holds the thresholds and which rules run).
+        Soft: they leave the indexes, keep their exchange and history, and `restore` brings
+        them back. `dry_run` plans without writing."""
+        from memdistill.refine import RefineSettings, plan
+        from memdistill.refine.apply import apply_changes
+        from memdistill.refine.candidates import load_candidates
+        from memdistill.refine.report import RefineReport
+
+        settings = (settings or RefineSettings()).checked()
+        self.usage.flush()  # judge the counters as they are
+        pool = load_candidates(self.store.db, self.tenant, project)
+        report = RefineReport(dry_run=dry_run, active_before=len(pool))
+        report.planned = plan(pool, settings)
+        if dry_run:
+            return report
+        indexes = self.indexes
+        report.indexed_before = len(indexes)
+        report.written, report.skipped = apply_changes(
+            self.store, self.tenant, report.planned, on_change=on_change
+        )
+        indexes.catch_up(self.store, self.tenant)
+        indexes.save()
+        report.indexed_after = len(indexes)
+        return report
+
+    def restore(self, exchange_id: int) -> dict[str, object]:
+        """Undo the prune, merge or supersede of a memory and put it back in every index."""
+        from memdistill.refine.undo import restore
+
+        detail = restore(self.store, self.tenant, exchange_id)
+        indexes = self.indexes  # catches up: the memory is searchable again
+        indexes.save()
+        return detail
+
+    def history(self, exchange_id: int) -> list[HistoryEntry]:
+        """Every change to a memory, oldest first: created, re-distilled, feedback, pruned,
+        merged, superseded, restored, forgotten."""
+        from memdistill.store.history import history_of
+
+        entries = history_of(self.store.db, self.tenant, exchange_id)
+        if not entries:
+            raise NotFoundError(f"no history for memory {exchange_id} in this store")
+        return entries
 
     def _owns(self, exchange_id: int) -> bool:
         row = self.store.db.execute(

@@ -41,6 +41,10 @@ class NotFoundError(MemdistillError):
     """An id or key names nothing in the store."""
 
 
+class StateError(MemdistillError):
+    """What was asked does not fit the thing's state (restoring a memory that is active)."""
+
+
 class LLMError(MemdistillError):
     """An LLM endpoint gave no valid answer, after the retries where retrying could help.
     `usage` holds what the failed attempts cost, when the client counted it."""

@@ -24,7 +24,7 @@ from memdistill.index.layers import Indexes
 from memdistill.models import Exchange, Problem
 from memdistill.native_memory import pin_mmap_threshold
 from memdistill.sources import detect_parser, get_parser
-from memdistill.store.read import existing_exchanges, source_hash
+from memdistill.store.read import existing_exchanges, forgotten_exchanges, source_hash
 from memdistill.store.store import Store, now_db_time
 from memdistill.store.write import (
     ExchangeRecord,
@@ -32,7 +32,7 @@ from memdistill.store.write import (
     ensure_source,
     mark_source_done,
     record_distill_run,
-    supersede_missing,
+    retire_missing,
     write_loose_messages,
     write_records,
 )
@@ -54,7 +54,8 @@ class IngestReport:
     exchanges_added: int = 0
     exchanges_updated: int = 0
     exchanges_skipped: int = 0
-    exchanges_superseded: int = 0  # written from a file before, no longer in it (kept, inactive)
+    exchanges_left_source: int = 0  # written from a file before, no longer in it (kept, inactive)
+    exchanges_forgotten_skipped: int = 0  # deleted by `memdistill forget`: not written back
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
     llm: dict[str, Any] | None = None  # an LLM distiller's token account for this run
@@ -194,10 +195,17 @@ class Ingestor:
                 conversation.source_id += "@" + hashlib.sha256(key.encode()).hexdigest()[:10]
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
+            exchanges = split_exchanges(conversation)
+            forgotten = forgotten_exchanges(self.store.db, self.tenant, conversation.source_id)
+            if forgotten:  # deleted by `memdistill forget`: never written back
+                kept = [e for e in exchanges if e.source_id not in forgotten]
+                report.exchanges_forgotten_skipped += len(exchanges) - len(kept)
+                if not kept:
+                    continue  # not even an empty conversation row comes back
+                exchanges = kept
             row = ensure_conversation(
                 self.store, self.tenant, conversation, parser.name, conversation.project, source_row
             )
-            exchanges = split_exchanges(conversation)
             if not exchanges:
                 if conversation.messages:
                     write_loose_messages(
@@ -295,8 +303,8 @@ class Ingestor:
         still_open = []
         for file in self._open_files:
             if file.last_item <= self._committed:
-                gone = supersede_missing(self.store, self.tenant, file.source_row, file.seen)
-                self._report.exchanges_superseded += gone
+                gone = retire_missing(self.store, self.tenant, file.source_row, file.seen)
+                self._report.exchanges_left_source += gone
                 mark_source_done(self.store, file.source_row, file.fmt, file.size, file.sha256)
                 self._bytes_done += file.size
             else:

@@ -137,6 +137,7 @@ class Distilled:
     distiller: str  # which distiller made it, e.g. "offline-v1"
     note: str = ""  # why: an LLM fallback's reason, the repairs an LLM answer needed
     llm_tokens: tuple[int, int] = (0, 0)  # (prompt, completion) tokens this memory cost
+    cache_key: str = ""  # the llm_cache entry its answer is kept under (forget drops it)
 
     @property
     def text(self) -> str:
@@ -158,6 +159,8 @@ class Hit:
     conversation_id: str
     started_at: datetime | None
     source_message_ids: list[str] = field(default_factory=list)
+    supersedes: list[int] = field(default_factory=list)  # earlier memories it replaced
+    merged: list[int] = field(default_factory=list)  # near-duplicates merged into it
 
     @property
     def rooms(self) -> list[Room]:

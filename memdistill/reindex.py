@@ -20,7 +20,7 @@ def reembed(store: Store, embedder: Embedder, backend: str) -> int:
     done = 0
     tenants = [row[0] for row in db.execute("SELECT DISTINCT tenant FROM exchanges")]
     for tenant in tenants:
-        for rows in changed_since(db, tenant, 0, with_vectors=False):
+        for rows in changed_since(db, tenant, 0, with_vectors=False, tombstones=False):
             verbatim = embedder.embed([r.verbatim for r in rows])
             distilled = embedder.embed([r.distilled for r in rows])
             with store.transaction() as tx:

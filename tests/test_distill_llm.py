@@ -118,6 +118,11 @@ def test_second_ingest_makes_no_calls_for_what_was_answered(
     stored = memories(store)
     assert len(stored) == report["exchanges_added"] == 2
     assert sum(row["llm_prompt_tokens"] for row in stored) > 0
+    # Each answered memory records the cache entry it is kept under (forget drops it).
+    cached = {r[0] for r in sqlite3.connect(store / "memdistill.db").execute(
+        "SELECT content_hash FROM llm_cache")}  # fmt: skip
+    recorded = {row["llm_cache_key"] for row in stored if row["llm_cache_key"]}
+    assert recorded <= cached and len(recorded) == 2 - report["llm"]["fallbacks"]
     # The same exchanges again, for another user and from a copy of the file: every answer
     # is cached. (What the tiny model failed on was not answered, so it is asked again.)
     answered = 2 - report["llm"]["fallbacks"]

@@ -38,7 +38,7 @@ def _chat(path: Path, turns: list[tuple[str, str, str]]) -> Path:
     return path
 
 
-def test_an_exchange_gone_from_its_file_is_superseded_softly(tmp_path: Path) -> None:
+def test_an_exchange_gone_from_its_file_is_kept_softly(tmp_path: Path) -> None:
     path = tmp_path / "export.jsonl"
     first = [("m1", "user", "How do I rotate nginx logs?"), ("m2", "assistant", "Use logrotate."),
              ("m3", "user", "What about the kubernetes ingress timeout?"),
@@ -51,7 +51,7 @@ def test_an_exchange_gone_from_its_file_is_superseded_softly(tmp_path: Path) -> 
         kube = memory.search("kubernetes ingress timeout", k=1)[0]
         assert kube.source_message_ids == ["m3", "m4"]
         report = memory.ingest(_chat(path, second))
-        assert (report.exchanges_added, report.exchanges_superseded) == (1, 1)
+        assert (report.exchanges_added, report.exchanges_left_source) == (1, 1)
         found = memory.search("kubernetes ingress timeout", k=5)
         assert all(hit.exchange_id != kube.exchange_id for hit in found)
         assert memory.search("docker healthcheck interval", k=1)[0].source_message_ids == [
@@ -60,7 +60,7 @@ def test_an_exchange_gone_from_its_file_is_superseded_softly(tmp_path: Path) -> 
         db = memory.store.db
         status = db.execute("SELECT status FROM memories WHERE exchange_id = ?",
                             [kube.exchange_id]).fetchone()[0]  # fmt: skip
-        assert status == "superseded"  # kept, with its history, not deleted
+        assert status == "left_source"  # kept, with its history, not deleted
         assert memory.drill_down(kube.exchange_id)[0].text.startswith("What about the kube")
         actions = [
             r[0]
@@ -68,10 +68,10 @@ def test_an_exchange_gone_from_its_file_is_superseded_softly(tmp_path: Path) -> 
                 "SELECT action FROM history WHERE exchange_id = ? ORDER BY id", [kube.exchange_id]
             )
         ]
-        assert actions == ["created", "superseded"]
+        assert actions == ["created", "left_source"]
         # The branch is restored: the exchange comes back, active again.
         report = memory.ingest(_chat(path, first))
-        assert report.exchanges_updated == 1 and report.exchanges_superseded == 1
+        assert report.exchanges_updated == 1 and report.exchanges_left_source == 1
         assert memory.search("kubernetes ingress timeout", k=1)[0].exchange_id == kube.exchange_id
 
 

@@ -28,7 +28,7 @@ from memdistill.distill.llm_settings import LLMSettings, load_settings
 from memdistill.distill.offline import OfflineDistiller
 from memdistill.errors import LLMError
 from memdistill.exchanges import render_verbatim
-from memdistill.models import Distilled, Exchange, Room
+from memdistill.models import Distilled, Exchange, Message, Room
 from memdistill.redact import redact
 from memdistill.store.llm_cache import LLMCache
 from memdistill.store.store import Store
@@ -138,16 +138,16 @@ class LLMDistiller(Distiller):
 
     def _distill_one(self, exchange: Exchange) -> Distilled:
         files = extract_files(exchange)
-        text, fired = redact(render_verbatim(exchange.messages))
-        text = cut_middle(text, self.settings.max_input_chars)
-        # The project too: file rooms are keyed by project-relative paths.
-        key = hashlib.sha256(f"{exchange.project}\0{text}".encode()).hexdigest()
-        self.spent.add(memories=1, redactions=len(fired))
+        text, key, redactions = asked_text(
+            exchange.project, exchange.messages, self.settings.max_input_chars
+        )
+        self.spent.add(memories=1, redactions=redactions)
         if self.cache is not None:
             cached = self.cache.get(self.settings.model, self.version, key)
             if cached is not None:
                 self.spent.add(cache_hits=1)
-                return self._memory(exchange, files, _answer_from_json(cached[0]), (0, 0))
+                answer_json = _answer_from_json(cached[0])
+                return self._memory(exchange, files, answer_json, (0, 0), key)
         if self._down is not None:
             return self._fallback(exchange, self._down)
         answer: list[Answer] = []
@@ -184,7 +184,7 @@ class LLMDistiller(Distiller):
                 )
             except sqlite3.Error as exc:  # the memory still gets written; only reuse is lost
                 log.warning("LLM answer not cached: %s", exc)
-        return self._memory(exchange, files, answer[0], tokens)
+        return self._memory(exchange, files, answer[0], tokens, key)
 
     def _ask(self, asked: list[dict[str, str]], checked: Callable[..., dict[str, Any]]) -> Usage:
         if self.chat_model is not None:
@@ -211,7 +211,12 @@ class LLMDistiller(Distiller):
         return usage
 
     def _memory(
-        self, exchange: Exchange, files: list[Any], answer: Answer, tokens: tuple[int, int]
+        self,
+        exchange: Exchange,
+        files: list[Any],
+        answer: Answer,
+        tokens: tuple[int, int],
+        cache_key: str,
     ) -> Distilled:
         context = answer.specific_context
         notes = list(answer.repairs)
@@ -226,6 +231,7 @@ class LLMDistiller(Distiller):
             distiller=self.name,
             note="; ".join(notes),
             llm_tokens=tokens,
+            cache_key=cache_key,
         )
 
     def _failed(self, exchange: Exchange, reason: str, *, counts: bool) -> Distilled:
@@ -258,6 +264,19 @@ def _kind(reason: str) -> str:
     for cut in (": '", ': "', " ("):  # the answer or details quoted after it
         text = text.split(cut)[0]
     return text[:160]
+
+
+def asked_text(
+    project: str | None, messages: list[Message], max_input_chars: int
+) -> tuple[str, str, int]:
+    """What the model is asked about an exchange, the llm_cache key of it, and how many
+    secrets were redacted: the verbatim text, secrets redacted, cut to `max_input_chars`.
+    `memdistill forget` recomputes the key to drop the cached answer, so both use this."""
+    text, fired = redact(render_verbatim(messages))
+    text = cut_middle(text, max_input_chars)
+    # The project too: file rooms are keyed by project-relative paths.
+    key = hashlib.sha256(f"{project}\0{text}".encode()).hexdigest()
+    return text, key, len(fired)
 
 
 def cut_middle(text: str, limit: int) -> str:

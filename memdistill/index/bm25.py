@@ -283,11 +283,14 @@ class BM25Index:
         return before - len(self)
 
     def merge(self, max_segments: int = 1) -> None:
-        """Merge the smallest segments until at most `max_segments` remain (after a reindex)."""
+        """Merge the smallest segments until at most `max_segments` remain (after a reindex),
+        and rewrite any other segment holding deleted documents: after a forget, no posting
+        of a deleted document may stay on disk behind a live mask."""
         segments, keep = self._segments, max(1, max_segments)
         if len(segments) > keep:
             group = sorted(segments, key=lambda s: s.n_live)[: len(segments) - keep + 1]
-            self._segments = (*(s for s in segments if s not in group), _merge(group))
+            segments = (*(s for s in segments if s not in group), _merge(group))
+        self._segments = tuple(s if s.live is None else _merge([s]) for s in segments)
 
     @staticmethod
     def _without(segments: tuple[Segment, ...], gone: I64) -> tuple[Segment, ...]:

@@ -89,9 +89,14 @@ class Indexes:
             if target <= self.generation:
                 return 0
             changed = 0
+            forgotten = False
             for rows in changed_since(store.db, tenant, self.generation):
                 self.apply(rows)
                 changed += len(rows)
+                forgotten = forgotten or any(r.forgotten for r in rows)
+            if forgotten:  # a forget's postings go, here too, not just behind a mask
+                for index in self.bm25.values():
+                    index.merge(max_segments=1)
             self.generation = target
             return changed
 
@@ -151,7 +156,7 @@ class Indexes:
             return False
 
     def compact(self) -> None:
-        """One BM25 segment per layer: what a full rebuild should leave behind."""
+        """One BM25 segment per layer, deleted documents purged: what a rebuild leaves."""
         with self._lock:
             for index in self.bm25.values():
                 index.merge(max_segments=1)

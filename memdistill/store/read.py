@@ -120,6 +120,13 @@ def hits_for(db: sqlite3.Connection, tenant: str, ids: Sequence[int]) -> dict[in
         ids,
     ):
         hits[row[0]].source_message_ids.append(row[1])
+    for row in db.execute(
+        f"SELECT replaced_by, exchange_id, status FROM memories WHERE replaced_by IN ({marks}) "
+        "AND status IN ('superseded', 'merged') ORDER BY exchange_id",
+        ids,
+    ):
+        hit = hits[row[0]]
+        (hit.supersedes if row[2] == "superseded" else hit.merged).append(row[1])
     return hits
 
 
@@ -152,6 +159,7 @@ class IndexRow:
     distilled: str
     verbatim_vector: np.ndarray | None
     distilled_vector: np.ndarray | None
+    forgotten: bool = False  # deleted by `memdistill forget`: its postings must be purged
 
 
 def changed_since(
@@ -160,9 +168,43 @@ def changed_since(
     generation: int,
     *,
     with_vectors: bool = True,
+    tombstones: bool = True,
     batch: int = 512,
 ) -> Iterator[list[IndexRow]]:
-    """Exchanges changed after `generation`, in batches, for the indexes to catch up."""
+    """Exchanges changed after `generation`, in batches, for the indexes to catch up; then
+    (`tombstones`) the ones forgotten since, as inactive rows the indexes drop."""
+    yield from _changed_exchanges(db, tenant, generation, with_vectors, batch)
+    if tombstones:
+        yield from _forgotten_since(db, tenant, generation, batch)
+
+
+def _forgotten_since(
+    db: sqlite3.Connection, tenant: str, generation: int, batch: int
+) -> Iterator[list[IndexRow]]:
+    """Exchanges `memdistill forget` deleted after `generation`. A row id can be reused by a
+    later exchange: one the tenant has again was just yielded as changed, so it is skipped
+    here; one another tenant took is still dropped from this tenant's indexes."""
+    last = 0
+    while True:
+        ids = [
+            row[0]
+            for row in db.execute(
+                "SELECT DISTINCT f.exchange_id FROM forgotten f WHERE f.tenant = ? "
+                "AND f.generation > ? AND f.exchange_id > ? AND NOT EXISTS (SELECT 1 FROM "
+                "exchanges e WHERE e.id = f.exchange_id AND e.tenant = f.tenant) "
+                "ORDER BY f.exchange_id LIMIT ?",
+                [tenant, generation, last, batch],
+            )
+        ]
+        if not ids:
+            return
+        yield [IndexRow(i, False, "", "", None, None, forgotten=True) for i in ids]
+        last = ids[-1]
+
+
+def _changed_exchanges(
+    db: sqlite3.Connection, tenant: str, generation: int, with_vectors: bool, batch: int
+) -> Iterator[list[IndexRow]]:
     last = 0
     while True:
         rows = db.execute(
@@ -198,15 +240,28 @@ def changed_since(
 
 
 def existing_exchanges(db: sqlite3.Connection, conversation_row: int) -> dict[str, tuple[int, str]]:
-    """external id -> (row id, content hash) of a conversation's stored exchanges. An
-    inactive one reports no hash, so an exchange that comes back is written again."""
+    """external id -> (row id, content hash) of a conversation's stored exchanges. One that
+    had left its file reports no hash, so it is written again when the file has it again;
+    a refined-away one keeps its hash (refinement is undone by restore, not re-ingest)."""
     return {
         r[0]: (r[1], r[2])
         for r in db.execute(
-            "SELECT e.external_id, e.id, CASE WHEN m.status = 'active' THEN e.content_hash "
-            "ELSE '' END FROM exchanges e JOIN memories m ON m.exchange_id = e.id "
+            "SELECT e.external_id, e.id, CASE WHEN m.status = 'left_source' THEN '' "
+            "ELSE e.content_hash END FROM exchanges e JOIN memories m ON m.exchange_id = e.id "
             "WHERE e.conversation_id = ?",
             [conversation_row],
+        )
+    }
+
+
+def forgotten_exchanges(db: sqlite3.Connection, tenant: str, conversation: str) -> set[str]:
+    """External ids of a conversation's exchanges that `memdistill forget` deleted."""
+    return {
+        row[0]
+        for row in db.execute(
+            "SELECT exchange_external_id FROM forgotten "
+            "WHERE tenant = ? AND conversation_external_id = ?",
+            [tenant, conversation],
         )
     }
 

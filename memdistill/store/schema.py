@@ -232,8 +232,48 @@ def m002_llm_distillation(db: Database) -> None:
     )
 
 
+@migration
+def m003_refinement(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- Memory statuses: 'active' (indexed), 'pruned', 'merged', 'superseded' (set by
+        -- refinement, undone by restore) and 'left_source' (its file no longer holds it:
+        -- re-ingesting a file that has it again brings it back). Only 'active' is indexed.
+        UPDATE memories SET status = 'left_source' WHERE status = 'superseded';
+        UPDATE history SET action = 'left_source' WHERE action = 'superseded';
+        -- A merged memory's canonical one, a superseded memory's successor.
+        ALTER TABLE memories ADD COLUMN replaced_by INTEGER;
+        CREATE INDEX memories_replaced_by ON memories (replaced_by);
+        CREATE INDEX memories_status ON memories (tenant, status);
+        -- How many verdicts (useful or not) callers gave: pruning judges only memories
+        -- someone judged, so a caller who never gives feedback never loses any.
+        ALTER TABLE usage ADD COLUMN verdicts INTEGER NOT NULL DEFAULT 0;
+        -- The llm_cache entry an LLM memory's answer is kept under, so forget finds it
+        -- whatever settings (input cut, redaction rules) made the key.
+        ALTER TABLE memories ADD COLUMN llm_cache_key TEXT;
+        UPDATE usage SET verdicts = (SELECT COUNT(*) FROM history h
+            WHERE h.exchange_id = usage.exchange_id AND h.action = 'feedback');
+        -- Exchanges deleted by `memdistill forget`: ids and source keys only, never text.
+        -- The indexes drop them (by generation) and ingest never writes them back.
+        CREATE TABLE forgotten (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            exchange_id INTEGER NOT NULL,
+            conversation_external_id TEXT NOT NULL,
+            exchange_external_id TEXT NOT NULL,
+            generation INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            UNIQUE (tenant, conversation_external_id, exchange_external_id)
+        );
+        CREATE INDEX forgotten_generation ON forgotten (tenant, generation);
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
-    # Statement by statement: executescript() would COMMIT first and break atomicity.
+    # Statement by statement (so no semicolon inside a comment): executescript() would
+    # COMMIT first and break atomicity.
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)

@@ -17,6 +17,9 @@ DB_NAME = "memdistill.db"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # meta "embedder" while a re-embedding is under way; the backend name follows.
 INCOMPLETE = "incomplete re-embedding with "
+BUSY_TIMEOUT_S = 60  # how long a write waits for another process's write to end
+CHECKPOINT_WAIT_MS = 5000  # how long a scrub waits for readers to leave the WAL
+SCRUB_PENDING = "scrub_pending"  # meta key: set with a forget's deletions, cleared by scrub
 
 
 def to_db_time(value: datetime | None) -> str | None:
@@ -87,7 +90,7 @@ class Store:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # Used by this thread only; check_same_thread=False just lets close() reach it.
-            conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; a crash loses no commit
             with self._connections_lock:
@@ -128,6 +131,33 @@ class Store:
                 conn.rollback()
                 raise
             conn.execute("COMMIT")
+
+    def scrub(self) -> bool:
+        """Rewrite the file so deleted rows leave no trace on disk: VACUUM (no free page
+        keeps old content), then a TRUNCATE checkpoint (the WAL holds old pages too). Runs
+        outside any transaction, as VACUUM must. Returns whether both were done: another
+        process writing, or reading an old snapshot, can stop them; what they were to
+        erase is already deleted, so that is reported rather than raised."""
+        with self._write_lock:
+            db = self.db
+            try:
+                db.execute("VACUUM")
+                # A reader on an old snapshot may hold it for long: wait a little, not 60 s.
+                db.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+                busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:  # busy past the timeout
+                return False
+            finally:
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+            if int(busy) != 0:
+                return False
+            with self.transaction() as tx:  # done (the WAL now holds just this meta page)
+                tx.execute("DELETE FROM meta WHERE key = ?", [SCRUB_PENDING])
+        return True
+
+    def scrub_pending(self) -> bool:
+        """Whether a forget committed its deletions but was stopped before its scrub."""
+        return self.get_meta(SCRUB_PENDING) is not None
 
     def close(self) -> None:
         with self._connections_lock:

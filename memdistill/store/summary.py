@@ -36,6 +36,7 @@ class Stats:
     compression_median: float
     distillers: dict[str, int]
     embedder: str | None
+    statuses: dict[str, int]  # memories by status: active, merged, superseded, pruned, ...
 
 
 def rooms(db: sqlite3.Connection, tenant: str, project: str | None = None) -> list[RoomInfo]:
@@ -110,4 +111,11 @@ def stats(db: sqlite3.Connection, tenant: str, embedder: str | None) -> Stats:
             ).fetchall()
         ),
         embedder=embedder,
+        statuses=dict(
+            db.execute(
+                "SELECT status, COUNT(*) FROM memories WHERE tenant = ? GROUP BY status "
+                "ORDER BY COUNT(*) DESC",
+                [tenant],
+            ).fetchall()
+        ),
     )

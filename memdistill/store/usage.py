@@ -8,15 +8,17 @@ no write of its own; `Memory.close()` flushes what is left. Evaluation runs sear
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 
 from memdistill.errors import NotFoundError
+from memdistill.store.history import add_history
 from memdistill.store.store import Store, now_db_time
-from memdistill.store.write import add_history
 
+COUNTERS = ("freq", "utility", "verdicts")
 FLUSH_EVERY = 256  # served hits buffered before a write
 FLUSH_SECONDS = 30.0  # ... or this old
 
@@ -82,12 +84,12 @@ class UsageRecorder:
                     "use the ids that search printed"
                 )
             now = now_db_time()
-            if useful:
-                db.executemany(
-                    "UPDATE usage SET utility = utility + 1, last_useful = ? "
-                    "WHERE exchange_id = ? AND tenant = ?",
-                    [(now, i, self.tenant) for i in ids],
-                )
+            db.executemany(
+                "UPDATE usage SET verdicts = verdicts + 1, utility = utility + ?, "
+                "last_useful = CASE WHEN ? THEN ? ELSE last_useful END "
+                "WHERE exchange_id = ? AND tenant = ?",
+                [(int(useful), useful, now, i, self.tenant) for i in ids],
+            )
             generation = self.store.generation()
             for i in ids:
                 add_history(
@@ -98,10 +100,19 @@ class UsageRecorder:
 
 def usage_of(store: Store, tenant: str, exchange_id: int) -> dict[str, object] | None:
     row = store.db.execute(
-        "SELECT freq, utility, last_served, last_useful FROM usage "
+        "SELECT freq, utility, verdicts, last_served, last_useful FROM usage "
         "WHERE exchange_id = ? AND tenant = ?",
         [exchange_id, tenant],
     ).fetchone()
     if row is None:
         return None
-    return {"freq": row[0], "utility": row[1], "last_served": row[2], "last_useful": row[3]}
+    keys = ("freq", "utility", "verdicts", "last_served", "last_useful")
+    return dict(zip(keys, row, strict=True))
+
+
+def counters_of(db: sqlite3.Connection, exchange_id: int) -> dict[str, int]:
+    """A memory's own counters (zeros for one never served)."""
+    row = db.execute(
+        f"SELECT {', '.join(COUNTERS)} FROM usage WHERE exchange_id = ?", [exchange_id]
+    ).fetchone() or (0,) * len(COUNTERS)
+    return dict(zip(COUNTERS, row, strict=True))

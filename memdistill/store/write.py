@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from memdistill.models import Conversation, Distilled, Exchange, Message
+from memdistill.store.history import add_history
 from memdistill.store.store import Store, now_db_time, to_db_time
 
 
@@ -130,14 +131,19 @@ def _write_one(
     memory = record.distilled
     db.execute(
         "INSERT INTO memories (exchange_id, tenant, project, exchange_core, specific_context, "
-        "distilled_tokens, distiller, note, llm_prompt_tokens, llm_completion_tokens, status, "
-        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) "
+        "distilled_tokens, distiller, note, llm_prompt_tokens, llm_completion_tokens, "
+        "llm_cache_key, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?) "
         "ON CONFLICT (exchange_id) DO UPDATE SET exchange_core = excluded.exchange_core, "
         "specific_context = excluded.specific_context, "
         "distilled_tokens = excluded.distilled_tokens, distiller = excluded.distiller, "
         "note = excluded.note, llm_prompt_tokens = excluded.llm_prompt_tokens, "
         "llm_completion_tokens = excluded.llm_completion_tokens, "
-        "status = 'active', updated_at = excluded.updated_at",
+        "llm_cache_key = excluded.llm_cache_key, "
+        # A refined-away memory stays so when its exchange grows; one that had left its
+        # file is back.
+        "status = CASE memories.status WHEN 'left_source' THEN 'active' ELSE memories.status "
+        "END, updated_at = excluded.updated_at",
         [
             exchange_id,
             tenant,
@@ -148,6 +154,7 @@ def _write_one(
             memory.distiller,
             memory.note or None,
             *memory.llm_tokens,
+            memory.cache_key or None,
             created_at,
             now,
         ],
@@ -170,25 +177,6 @@ def _write_one(
         detail["note"] = memory.note
     add_history(db, tenant, project, exchange_id, now, action, generation, detail)
     return exchange_id
-
-
-def add_history(
-    db: sqlite3.Connection,
-    tenant: str,
-    project: str,
-    exchange_id: int,
-    at: str,
-    action: str,
-    generation: int,
-    detail: dict[str, Any],
-) -> None:
-    """One row of a memory's history: what happened to it, when, and the details."""
-    db.execute(
-        "INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [tenant, project, exchange_id, at, action, generation,
-         json.dumps(detail, ensure_ascii=False)],
-    )  # fmt: skip
 
 
 def _write_rooms_and_files(
@@ -271,12 +259,13 @@ def _blob(vector: np.ndarray) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-def supersede_missing(
-    store: Store, tenant: str, source_row: int, seen: set[tuple[int, str]]
-) -> int:
+def retire_missing(store: Store, tenant: str, source_row: int, seen: set[tuple[int, str]]) -> int:
     """Exchanges this file wrote before that its new version no longer holds (an edited
     ChatGPT branch, a re-split conversation) stop being searchable. Softly: the row, its
-    memory and its history stay, marked superseded."""
+    memory and its history stay, marked left_source. Memories merged into or superseded
+    by one of them are searchable again."""
+    from memdistill.refine.undo import restore_dependents  # refine builds on the store
+
     rows = store.db.execute(
         "SELECT e.id, e.conversation_id, e.external_id, e.project FROM exchanges e "
         "JOIN memories m ON m.exchange_id = e.id "
@@ -292,13 +281,15 @@ def supersede_missing(
         detail = {"reason": "no longer in its source file", "source": source_row}
         for exchange_id, project in gone:
             db.execute(
-                "UPDATE memories SET status = 'superseded', updated_at = ? WHERE exchange_id = ?",
+                "UPDATE memories SET status = 'left_source', updated_at = ? WHERE exchange_id = ?",
                 [now, exchange_id],
             )
             db.execute(
                 "UPDATE exchanges SET generation = ? WHERE id = ?", [generation, exchange_id]
             )
-            add_history(db, tenant, project, exchange_id, now, "superseded", generation, detail)
+            add_history(db, tenant, project, exchange_id, now, "left_source", generation, detail)
+        reason = "the memory it was merged into / superseded by left its source file"
+        restore_dependents(db, tenant, [eid for eid, _ in gone], generation, reason)
     return len(gone)
 
 
@@ -333,7 +324,8 @@ def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> No
             db.execute(
                 "UPDATE memories SET exchange_core = ?, specific_context = ?, "
                 "distilled_tokens = ?, distiller = ?, note = ?, llm_prompt_tokens = ?, "
-                "llm_completion_tokens = ?, updated_at = ? WHERE exchange_id = ? AND tenant = ?",
+                "llm_completion_tokens = ?, llm_cache_key = ?, updated_at = ? "
+                "WHERE exchange_id = ? AND tenant = ?",
                 [
                     memory.exchange_core,
                     memory.specific_context,
@@ -341,6 +333,7 @@ def write_redistilled(store: Store, tenant: str, items: list[Redistilled]) -> No
                     memory.distiller,
                     memory.note or None,
                     *memory.llm_tokens,
+                    memory.cache_key or None,
                     now,
                     item.exchange_id,
                     tenant,

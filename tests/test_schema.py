@@ -1,0 +1,49 @@
+"""Migrations carry an existing store forward (m003: refinement statuses and counters)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from memdistill.store.schema import MIGRATIONS, SET
+from memdistill.store.store import DB_NAME, Store
+
+
+def test_m003_renames_gone_exchanges_and_counts_past_verdicts(tmp_path: Path) -> None:
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    old = Migrations(SET)
+    for fn in MIGRATIONS[:2]:  # a store made before m003
+        old(name=fn.__name__)(fn)
+    old.apply(Database(conn))
+    conn.executescript(
+        """
+        INSERT INTO conversations VALUES (1, 't', 'p', 'c', 'generic', NULL, NULL);
+        INSERT INTO exchanges VALUES (1, 't', 'p', 1, 'e1', 0, NULL, NULL, 'h', 1, 1, NULL);
+        INSERT INTO exchanges VALUES (2, 't', 'p', 1, 'e2', 1, NULL, NULL, 'h', 1, 1, NULL);
+        INSERT INTO memories (exchange_id, tenant, project, exchange_core, specific_context,
+            distilled_tokens, distiller, status, created_at, updated_at)
+            VALUES (1, 't', 'p', 'a', '', 1, 'offline-v1', 'superseded', 'x', 'x'),
+                   (2, 't', 'p', 'b', '', 1, 'offline-v1', 'active', 'x', 'x');
+        INSERT INTO usage (exchange_id, tenant, project, freq, utility) VALUES
+            (1, 't', 'p', 0, 0), (2, 't', 'p', 6, 1);
+        INSERT INTO history (tenant, project, exchange_id, at, action, generation, detail)
+            VALUES ('t', 'p', 1, 'x', 'superseded', 1, '{}'),
+                   ('t', 'p', 2, 'x', 'feedback', 1, '{"useful": true}'),
+                   ('t', 'p', 2, 'x', 'feedback', 1, '{"useful": false}');
+        """
+    )
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)  # applies m003
+    db = store.db
+    assert db.execute("SELECT exchange_id, status, replaced_by FROM memories").fetchall() == [
+        (1, "left_source", None), (2, "active", None)]  # fmt: skip
+    assert db.execute("SELECT action FROM history WHERE exchange_id = 1").fetchone() == (
+        "left_source",)  # fmt: skip
+    assert db.execute("SELECT exchange_id, verdicts FROM usage ORDER BY 1").fetchall() == [
+        (1, 0), (2, 2)]  # fmt: skip
+    store.close()
