@@ -47,3 +47,17 @@ def test_m003_renames_gone_exchanges_and_counts_past_verdicts(tmp_path: Path) ->
     assert db.execute("SELECT exchange_id, verdicts FROM usage ORDER BY 1").fetchall() == [
         (1, 0), (2, 2)]  # fmt: skip
     store.close()
+
+
+def test_every_subpackage_is_listed_for_installation() -> None:
+    """setuptools installs only the packages pyproject.toml names: a new folder left out
+    works in an editable install and is missing from a wheel."""
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[1]
+    config = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    for name, folder in config["package-dir"].items():
+        for init in (repo / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(repo / folder).parts
+            assert ".".join((name, *parts)) in listed, init
