@@ -6,13 +6,18 @@ from memdistill.cli.app import app
 from memdistill.cli.distill import distill
 from memdistill.cli.evaluate import eval_app
 from memdistill.cli.forget import forget
+from memdistill.cli.mcp import mcp
 from memdistill.cli.refine import history, refine, restore
+from memdistill.cli.serve import keys_app, serve
 
 app.command()(distill)
 app.command()(forget)
+app.command()(mcp)
 for command in (refine, history, restore):
     app.command()(command)
 app.add_typer(eval_app)
+app.command()(serve)
+app.add_typer(keys_app)
 
 __all__ = ["app", "main"]
 

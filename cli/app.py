@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +22,7 @@ from memdistill.cli.llm_options import (
     TimeoutOpt,
     distiller_options,
 )
-from memdistill.config import DEFAULT_TENANT
+from memdistill.config import DEFAULT_TENANT, parse_time
 from memdistill.errors import MemdistillError, QueryError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
@@ -68,18 +67,6 @@ def open_memory(store: Path | None, tenant: str, *, create: bool = False, **kwar
     from memdistill.api import Memory
 
     return Memory.open(store, tenant=tenant, create=create, **kwargs)
-
-
-def parse_time(value: str | None, flag: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise QueryError(
-            f"{flag} takes an ISO date or time like 2026-01-31 or 2026-01-31T14:00, not {value!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command()

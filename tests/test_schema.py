@@ -61,3 +61,17 @@ def test_every_subpackage_is_listed_for_installation() -> None:
         for init in (repo / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(repo / folder).parts
             assert ".".join((name, *parts)) in listed, init
+
+
+def test_stored_times_are_fixed_width_for_any_year() -> None:
+    """Found by schemathesis: strftime's %Y wrote year 311 as '311', which then failed
+    to parse back and broke every read of that row."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from memdistill.store.store import from_db_time, to_db_time
+
+    for value in (datetime(311, 8, 8, 22, 12, 59, tzinfo=UTC), datetime(2026, 3, 1, 10, 0)):
+        text = to_db_time(value)
+        assert text is not None and len(text) == 27 and from_db_time(text) == value.replace(
+            tzinfo=UTC)  # fmt: skip
+    assert to_db_time(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))) is None

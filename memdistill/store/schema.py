@@ -271,6 +271,26 @@ def m003_refinement(db: Database) -> None:
     )
 
 
+@migration
+def m004_api_keys(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- Bearer keys of the HTTP service, each acting for one tenant. Only a hash is
+        -- kept: the key is shown once, when created.
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            name TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     # Statement by statement (so no semicolon inside a comment): executescript() would
     # COMMIT first and break atomicity.

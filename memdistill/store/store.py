@@ -23,12 +23,18 @@ SCRUB_PENDING = "scrub_pending"  # meta key: set with a forget's deletions, clea
 
 
 def to_db_time(value: datetime | None) -> str | None:
-    """One fixed-width UTC format, so stored times sort and compare as text."""
+    """One fixed-width UTC format, so stored times sort and compare as text. (Not
+    strftime: its %Y does not pad years before 1000 on every platform.) A time that has
+    no UTC equivalent (year 1 at +05:00) is no time."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        return None
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db_time(value: str | None) -> datetime | None:
