@@ -121,6 +121,10 @@ def _print(report: ForgetReport) -> None:
     ]  # fmt: skip
     if report.restored:
         parts.append(_count(len(report.restored), "memory", "memories") + " active again")
+    if report.kept.rewritten or report.kept.deleted:
+        parts.append(f"kept copies of what the service was sent: "
+                     f"{_count(len(report.kept.rewritten), 'file')} rewritten, "
+                     f"{len(report.kept.deleted)} deleted")  # fmt: skip
     typer.echo(f"Forgot {_count(len(report.forgotten), 'exchange')} ({'; '.join(parts)}).")
     if not report.scrubbed:
         typer.echo(

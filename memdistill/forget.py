@@ -3,7 +3,8 @@ or text are deleted with everything made from them, in one transaction.
 
 Deleted: their messages, exchange rows, memories, room links, files touched, vectors, usage
 and history (history holds before/after texts), the cached LLM answers about them, a
-conversation left with no exchange (and its loose messages), rooms left with no memory.
+conversation left with no exchange (and its loose messages), rooms left with no memory,
+and their lines in the service's kept copies of what was sent (`store/kept.py`).
 Kept: one tombstone per exchange in `forgotten` (ids and source keys, never text), from
 which the indexes drop them (`read.changed_since`) and by which ingest never writes them
 back, and one history row naming the kinds of selector used (never their values). Memories
@@ -27,6 +28,7 @@ from memdistill.distill.llm_settings import LLMSettings, load_settings
 from memdistill.errors import ConfigError, NotFoundError, QueryError
 from memdistill.refine.undo import restore_dependents
 from memdistill.store.history import add_history
+from memdistill.store.kept import KeptScrub, forget_in_kept
 from memdistill.store.read import messages_of
 from memdistill.store.store import SCRUB_PENDING, Store, from_db_time, now_db_time, to_db_time
 
@@ -92,6 +94,7 @@ class ForgetReport:
     generation: int = 0
     indexed: int = 0  # exchanges in the indexes afterwards
     scrubbed: bool = False  # file vacuumed, WAL truncated (another process can prevent it)
+    kept: KeptScrub = field(default_factory=KeptScrub)  # the service's copies of what was sent
 
 
 def plan_forget(db: sqlite3.Connection, tenant: str, selector: Selector) -> ForgetPlan:
@@ -201,7 +204,7 @@ def forget(store: Store, tenant: str, plan: ForgetPlan, limits: Iterable[int]) -
     db.execute("PRAGMA secure_delete=ON")  # deleted rows' bytes are zeroed, not just unlinked
     try:
         with store.transaction() as tx:
-            report = _delete(tx, tenant, plan, sorted(set(limits)))
+            report = _delete(tx, tenant, plan, sorted(set(limits)), store.folder)
     finally:
         db.execute(f"PRAGMA secure_delete={int(before)}")
     report.scrubbed = store.scrub()
@@ -209,7 +212,7 @@ def forget(store: Store, tenant: str, plan: ForgetPlan, limits: Iterable[int]) -
 
 
 def _delete(
-    db: sqlite3.Connection, tenant: str, plan: ForgetPlan, limits: list[int]
+    db: sqlite3.Connection, tenant: str, plan: ForgetPlan, limits: list[int], folder: Path
 ) -> ForgetReport:
     rows = db.execute(
         "SELECT e.id, e.project, e.conversation_id, c.external_id, e.external_id "
@@ -222,6 +225,7 @@ def _delete(
         return report
     ids = json.dumps(report.forgotten)
     keys = _cache_keys(db, rows, limits)  # from the messages, so before they go
+    sources, message_ids = _sources_and_messages(db, tenant, ids, {r[2] for r in rows})
     report.generation = generation = Store.next_generation(db)
     Store.set_meta(db, SCRUB_PENDING, now_db_time())  # a stop before the scrub is finished later
     now = now_db_time()
@@ -262,7 +266,34 @@ def _delete(
     # Exchange 0: the row is about exchanges that no longer exist (their ids may be reused).
     project = projects.pop() if len(projects) == 1 else ""
     add_history(db, tenant, project, 0, now, "forgotten", generation, detail)
+    # Last, so a failure above leaves the copies whole; a failure here rolls the deletion back.
+    report.kept = forget_in_kept(folder, sources, message_ids)
     return report
+
+
+def _sources_and_messages(
+    db: sqlite3.Connection, tenant: str, ids: str, conversations: set[int]
+) -> tuple[list[str], set[str]]:
+    """The files that wrote the forgotten exchanges' conversations, and the forgotten
+    messages' source ids (by which a kept copy's lines are found)."""
+    rows = json.dumps(sorted(conversations))
+    paths = [
+        row[0]
+        for row in db.execute(
+            f"SELECT path FROM sources WHERE tenant = ? AND id IN (SELECT source_id FROM "
+            f"exchanges WHERE conversation_id {IN_IDS} UNION SELECT source_id FROM "
+            f"conversations WHERE id {IN_IDS})",
+            [tenant, rows, rows],
+        )
+    ]
+    messages = {
+        row[0]
+        for row in db.execute(
+            f"SELECT external_id FROM messages WHERE tenant = ? AND exchange_id {IN_IDS}",
+            [tenant, ids],
+        )
+    }
+    return paths, messages
 
 
 def _cache_keys(db: sqlite3.Connection, rows: list[Any], limits: list[int]) -> list[str]:

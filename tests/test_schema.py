@@ -74,4 +74,8 @@ def test_stored_times_are_fixed_width_for_any_year() -> None:
         text = to_db_time(value)
         assert text is not None and len(text) == 27 and from_db_time(text) == value.replace(
             tzinfo=UTC)  # fmt: skip
-    assert to_db_time(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))) is None
+    # No UTC equivalent: clamped to the first or last time, so a filter bound keeps its sense.
+    first = to_db_time(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))))
+    assert first == "0001-01-01T00:00:00.000000Z"
+    last = to_db_time(datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))))
+    assert last == "9999-12-31T23:59:59.999999Z"

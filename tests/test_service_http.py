@@ -101,10 +101,11 @@ def test_no_endpoint_lets_one_tenant_reach_anothers_memories(served: dict[str, A
     assert bob.post("/v1/forget", json={"text": "latin-1", "confirm": True}).status_code == 404
     refine = bob.post("/v1/refine", json={"dry_run": True}).json()
     assert refine["active_before"] == 0
-    # Forged identity: headers and parameters naming a tenant change nothing.
+    # Forged identity: headers naming a tenant change nothing; a parameter is refused.
     forged = {"X-Tenant": "alice", "X-Memdistill-Tenant": "alice", "X-Forwarded-User": "alice"}
-    assert bob.get("/v1/search", params={"q": "importer", "tenant": "alice"},
-                   headers=forged).json() == []  # fmt: skip
+    assert bob.get("/v1/search", params={"q": "importer"}, headers=forged).json() == []
+    named = bob.get("/v1/search", params={"q": "importer", "tenant": "alice"}, headers=forged)
+    assert named.status_code == 400 and "unknown query parameter tenant" in named.json()["error"]
     assert bob.get(f"/v1/exchanges/{alice_id}", headers=forged).status_code == 404
     # Bob's own conversation with alice's conversation id stays bob's.
     bob.post("/v1/ingest/messages", json={"conversation_id": "a1", "messages": [
@@ -178,11 +179,19 @@ def test_refine_and_forget_over_http(served: dict[str, Any]) -> None:
     assert hits[0]["exchange_id"] not in [h["exchange_id"] for h in after]
 
 
-def test_auth_off_acts_for_the_servers_tenant(tmp_path: Path) -> None:
+def test_auth_off_acts_for_the_servers_tenant_and_answers_only_localhost(
+    tmp_path: Path,
+) -> None:
     service = Service(tmp_path / "store", open_tenant="solo")
-    with TestClient(create_app(service)) as http:
+    with TestClient(create_app(service), base_url="http://127.0.0.1:8787") as http:
         http.post("/v1/ingest/messages", json={"conversation_id": "s", "messages": ALICE_TALK})
         assert http.get("/v1/stats").json()["exchanges"] == 2
+        # DNS rebinding (a foreign Host) and a page of another site (Origin) are refused.
+        rebound = http.get("/v1/stats", headers={"Host": "evil.example:8787"})
+        assert rebound.status_code == 403 and "localhost" in rebound.json()["error"]
+        page = http.get("/v1/stats", headers={"Origin": "https://evil.example"})
+        assert page.status_code == 403 and "Origin" in page.json()["error"]
+        assert http.get("/v1/stats", headers={"Origin": "http://localhost:3000"}).status_code == 200
     assert Service(tmp_path / "store").keys.db.execute(
         "SELECT DISTINCT tenant FROM exchanges").fetchall() == [("solo",)]  # fmt: skip
 
@@ -192,3 +201,67 @@ def test_the_openapi_schema_in_the_repo_is_current() -> None:
     `memdistill serve --print-openapi > docs/openapi.json` when the API changes."""
     kept = json.loads((REPO / "docs" / "openapi.json").read_text())
     assert kept == json.loads(json.dumps(openapi_schema()))
+
+
+def test_unknown_fields_and_parameters_are_refused_not_ignored(served: dict[str, Any]) -> None:
+    alice = served["alice"]
+    # A misspelt selector must not widen a deletion to "everything confirm names".
+    misspelt = alice.post("/v1/forget", json={"conversaton": "a1", "confirm": True})
+    assert misspelt.status_code == 422 and "conversaton" in misspelt.json()["error"]
+    assert misspelt.json()["type"] == "ValidationError"
+    assert alice.get("/v1/stats").json()["exchanges"] >= 2
+    typo = alice.get("/v1/search", params={"q": "importer", "projekt": "tide"})
+    assert typo.status_code == 400 and "projekt" in typo.json()["error"]
+    assert "project" in typo.json()["error"]  # and says what it takes
+
+
+def test_a_body_streamed_without_a_length_is_held_to_the_limit(served: dict[str, Any]) -> None:
+    alice = served["alice"]
+
+    def chunks(total: int) -> Iterator[bytes]:
+        for _ in range(total // 2**16):
+            yield b" " * 2**16
+
+    streamed = alice.post("/v1/feedback", content=chunks(3 * 2**20),
+                          headers={"Content-Type": "application/json"})  # fmt: skip
+    assert streamed.status_code == 413 and "over" in streamed.json()["error"]
+    small = alice.post("/v1/feedback", content=iter([b'{"ids": [1], ', b'"useful": true}']),
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert small.status_code in (200, 404)  # read whole: the limit counts, does not cut
+
+
+def test_a_time_with_no_utc_equivalent_is_a_422_and_stores_nothing(
+    served: dict[str, Any],
+) -> None:
+    alice = served["alice"]
+    bad = [{"role": "user", "content": "ancient", "timestamp": "0001-01-01T00:00+05:00"},
+           {"role": "assistant", "content": "indeed"}]  # fmt: skip
+    answer = alice.post("/v1/ingest/messages", json={"conversation_id": "t0", "messages": bad})
+    assert answer.status_code == 422 and "UTC" in answer.json()["error"]
+    good = [{"role": "user", "content": "modern question"}, {"role": "assistant", "content": "ok"}]
+    answer = alice.post("/v1/ingest/messages", json={"conversation_id": "t0", "messages": good})
+    assert answer.status_code == 200 and answer.json()["exchanges_added"] == 1
+    far_bound = {"q": "modern question", "until": "9999-12-31T23:00-05:00"}
+    far = alice.get("/v1/search", params=far_bound)
+    assert far.status_code == 200 and far.json()  # a far bound means "to the end", not nothing
+
+
+def test_a_lone_surrogate_is_a_clear_error_never_a_500(
+    served: dict[str, Any],
+) -> None:
+    alice = served["alice"]
+    json_body = {"Content-Type": "application/json"}
+    invalid = alice.post("/v1/feedback", content=b'{"ids": [1], "useful": true, "\\ud800": 1}',
+                         headers=json_body)  # fmt: skip
+    assert invalid.status_code == 422 and invalid.json()["type"] == "ValidationError"
+    role = alice.post("/v1/ingest/messages", headers=json_body, content=b'{"conversation_id": '
+                      b'"s1", "messages": [{"role": "\\udc00", "content": "x"}]}')  # fmt: skip
+    assert role.status_code == 422
+    text = alice.post("/v1/ingest/messages", headers=json_body, content=b'{"conversation_id": '
+                      b'"s1", "messages": [{"role": "user", "content": "half \\ud83d emoji"}, '
+                      b'{"role": "assistant", "content": "noted"}]}')  # fmt: skip
+    assert text.status_code == 422 and "messages.0.content" in text.json()["error"]
+    # Bytes that are not UTF-8 in a query or path are replaced, then answered.
+    assert alice.get("/v1/search?q=half%ED%A0%BDemoji").status_code == 200
+    odd = alice.get("/v1/search?q=x&%ED%A0%BD=1")
+    assert odd.status_code == 400 and "unknown query parameter" in odd.json()["error"]

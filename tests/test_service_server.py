@@ -96,6 +96,23 @@ def test_parallel_clients_ingest_and_search_without_errors_or_losses(
             assert hits[0]["conversation_id"] == f"client-{n}"
 
 
+def test_a_chunked_body_over_the_limit_is_refused_by_the_real_server(
+    server: tuple[str, str, Path],
+) -> None:
+    """uvicorn hands the app a body with no Content-Length in pieces: it is counted."""
+    url, key, _ = server
+
+    def pieces() -> Iterator[bytes]:
+        for _ in range(48):  # 3 MB, over the 2 MB limit of a JSON body
+            yield b" " * 2**16
+
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        answer = http.post("/v1/feedback", content=pieces())
+        assert answer.status_code == 413 and "over" in answer.json()["error"]
+        assert http.get("/health").status_code == 200
+
+
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> schemathesis.BaseSchema:
     store = tmp_path_factory.mktemp("schema") / "store"

@@ -181,6 +181,17 @@ def test_offsets_are_normalised_to_utc(tmp_path: Path) -> None:
     assert stamp is not None and stamp.tzinfo == UTC
 
 
+def test_a_time_with_no_utc_equivalent_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """Found reviewing the HTTP service: year 1 at +05:00 overflowed in astimezone."""
+    path = tmp_path / "tz.jsonl"
+    lines = [{"role": "user", "content": "x", "timestamp": "0001-01-01T00:00+05:00"},
+             {"role": "assistant", "content": "y"}]  # fmt: skip
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    conversations, problems = parse(path)
+    assert conversations[0].messages[0].timestamp is None
+    assert any("unreadable timestamp" in p.message for p in problems)
+
+
 def _storable(text: str) -> bool:
     """What SQLite needs: text that encodes as UTF-8 (a lone surrogate does not)."""
     try:

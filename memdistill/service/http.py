@@ -3,36 +3,34 @@
 The tenant comes from the bearer key (`keys.py`), never from the request: there is no
 header or parameter that names one, so isolation cannot be forged, and every query below
 `Memory` filters by tenant. With auth off (allowed only on a loopback address) every
-request acts for the server's one tenant.
+request acts for the server's one tenant, and only requests to localhost are answered.
 
 Endpoints are plain functions: FastAPI runs them on its thread pool, searches in
-parallel (a `Memory` is thread-safe for search), ingests one at a time per tenant.
-Posted messages and uploaded logs are kept as files under `<store>/uploads/<tenant>/`
-and ingested from there like any log, so nothing given is ever lost and re-posting
-extends a conversation incrementally. `docs/openapi.json` is this app's schema.
+parallel (a `Memory` is thread-safe for search); what writes (ingest, refine, restore,
+forget) runs one at a time per tenant. Posted messages and uploaded logs are kept as files
+(`store/kept.py`) and ingested from there like any log, so nothing given is ever lost and
+re-posting extends a conversation incrementally. The server holds each tenant's `Memory`
+(its indexes in memory) from its first request until it stops. `docs/openapi.json` is
+this app's schema; the bodies are in `bodies.py`, the checks before an endpoint in
+`guards.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import tempfile
 import threading
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
 
 from memdistill import __version__
 from memdistill.api import Memory
-from memdistill.config import tenant_folder
 from memdistill.errors import (
     ConfigError,
     FormatError,
@@ -41,11 +39,35 @@ from memdistill.errors import (
     QueryError,
     StateError,
 )
-from memdistill.models import Hit, Message
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
+from memdistill.service.bodies import (
+    ErrorOut,
+    ExchangeId,
+    ExchangeOut,
+    FeedbackIn,
+    FeedbackOut,
+    ForgetIn,
+    ForgetOut,
+    HistoryOut,
+    HitOut,
+    IngestOut,
+    MessageOut,
+    PostMessagesIn,
+    RefineIn,
+    RefineOut,
+)
+from memdistill.service.guards import (
+    BodyLimit,
+    error_response,
+    loopback_only,
+    unknown_query,
+    validation_error,
+)
 from memdistill.service.keys import tenant_of_key
+from memdistill.store import kept
 from memdistill.store.store import Store
+from memdistill.store.summary import RoomInfo, Stats
 
 MAX_JSON_BYTES = 2 * 2**20  # a request body other than an upload
 MAX_UPLOAD_BYTES = 64 * 2**20
@@ -75,7 +97,7 @@ class Service:
         self.max_upload_bytes = max_upload_bytes
         self.keys = Store(store_path)  # creates the store if needed; keys are looked up here
         self._memories: dict[str, Memory] = {}
-        self._ingest_locks: dict[str, threading.Lock] = {}
+        self._write_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def memory(self, tenant: str) -> Memory:
@@ -84,17 +106,16 @@ class Service:
             if memory is None:
                 memory = Memory.open(self.store_path, tenant=tenant, embedder=self.embedder)
                 self._memories[tenant] = memory
-                self._ingest_locks[tenant] = threading.Lock()
+                self._write_locks[tenant] = threading.Lock()
             return memory
 
-    def ingest_lock(self, tenant: str) -> threading.Lock:
+    def write_lock(self, tenant: str) -> threading.Lock:
+        """Held by whatever changes a tenant's memories (ingest, refine, restore, forget)."""
         self.memory(tenant)
-        return self._ingest_locks[tenant]
+        return self._write_locks[tenant]
 
-    def uploads(self, tenant: str, kind: str) -> Path:
-        folder = self.store_path / "uploads" / tenant_folder(tenant) / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
+    def body_limit(self, path: str) -> int:
+        return self.max_upload_bytes if path.endswith("/upload") else MAX_JSON_BYTES
 
     def close(self) -> None:
         with self._lock:
@@ -103,184 +124,6 @@ class Service:
             self._memories.clear()
         self.keys.close()
 
-
-# -- request and response bodies -------------------------------------------------------
-
-
-class ErrorOut(BaseModel):
-    error: str
-    type: str
-
-
-class RoomOut(BaseModel):
-    type: str
-    key: str
-    label: str
-    relevance: float
-
-
-class FileOut(BaseModel):
-    path: str
-    action: str
-
-
-class HitOut(BaseModel):
-    exchange_id: int
-    score: float
-    ranks: dict[str, int]
-    exchange_core: str
-    specific_context: str
-    rooms: list[RoomOut]
-    files: list[FileOut]
-    project: str | None
-    conversation_id: str
-    started_at: datetime | None
-    source_message_ids: list[str]
-    supersedes: list[int] = Field(description="earlier memories this one superseded")
-    merged: list[int] = Field(description="near-duplicates merged into this one")
-    distiller: str
-
-    @classmethod
-    def of(cls, hit: Hit) -> HitOut:
-        memory = hit.memory
-        return cls(
-            exchange_id=hit.exchange_id,
-            score=hit.score,
-            ranks=hit.ranks,
-            exchange_core=memory.exchange_core,
-            specific_context=memory.specific_context,
-            rooms=[RoomOut(**asdict(r)) for r in hit.rooms],
-            files=[FileOut(**asdict(f)) for f in hit.files],
-            project=hit.project,
-            conversation_id=hit.conversation_id,
-            started_at=hit.started_at,
-            source_message_ids=hit.source_message_ids,
-            supersedes=hit.supersedes,
-            merged=hit.merged,
-            distiller=memory.distiller,
-        )
-
-
-class MessageOut(BaseModel):
-    id: str
-    role: str
-    kind: str
-    text: str
-    timestamp: datetime | None
-    tool: str | None
-
-    @classmethod
-    def of(cls, m: Message) -> MessageOut:
-        tool = m.tool.name if m.tool else None
-        return cls(id=m.source_id, role=m.role, kind=m.kind, text=m.text,
-                   timestamp=m.timestamp, tool=tool)  # fmt: skip
-
-
-class ExchangeOut(BaseModel):
-    memory: HitOut
-    messages: list[MessageOut]
-
-
-class RoomInfoOut(BaseModel):
-    type: str
-    key: str
-    label: str
-    project: str
-    exchanges: int
-    first_at: datetime | None
-    last_at: datetime | None
-
-
-class IngestOut(BaseModel):
-    files: int
-    files_unchanged: int
-    files_failed: int
-    conversations: int
-    exchanges_added: int
-    exchanges_updated: int
-    exchanges_skipped: int
-    exchanges_left_source: int
-    exchanges_forgotten_skipped: int
-    problems: list[str]
-    source: str = Field(description="where the server keeps what was sent")
-
-
-class PostedMessage(BaseModel):
-    role: Literal["user", "assistant", "tool", "system"]
-    content: str = Field(max_length=200_000)
-    id: str | None = Field(default=None, max_length=200, description="stable id; default: position")
-    timestamp: datetime | None = None
-
-
-CONVERSATION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$"
-ROW_ID_MAX = 2**63 - 1  # SQLite's INTEGER: a larger id is a 422, not an overflow
-Id = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
-ExchangeId = Annotated[int, PathParam(ge=1, le=ROW_ID_MAX, description="an exchange id")]
-
-
-class PostMessagesIn(BaseModel):
-    conversation_id: str = Field(pattern=CONVERSATION_ID)
-    project: str | None = Field(default=None, max_length=500)
-    messages: list[PostedMessage] = Field(min_length=1, max_length=2000)
-
-
-class FeedbackIn(BaseModel):
-    ids: list[Id] = Field(min_length=1, max_length=1000)
-    useful: bool
-
-
-class RefineIn(BaseModel):
-    dry_run: bool = False
-    rules: list[Literal["merge", "supersede", "prune"]] | None = None
-    min_freq: int | None = Field(default=None, ge=1)
-    min_utility_ratio: float | None = Field(default=None, ge=0, le=1)
-    merge_similarity: float | None = Field(default=None, gt=0, le=1)
-    supersede_similarity: float | None = Field(default=None, gt=0, le=1)
-    project: str | None = None
-
-
-class ChangeOut(BaseModel):
-    rule: str
-    exchange_id: int
-    target: int | None
-    reason: str
-
-
-class RefineOut(BaseModel):
-    dry_run: bool
-    active_before: int
-    counts: dict[str, int]
-    changes: list[ChangeOut]
-    skipped: list[ChangeOut]
-
-
-class ForgetIn(BaseModel):
-    ids: list[Id] = Field(default_factory=list, max_length=10_000)
-    conversation: str | None = None
-    project: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    text: str | None = Field(default=None, min_length=1)
-    confirm: Literal[True] = Field(description="must be true: forgetting deletes for good")
-
-
-class ForgetOut(BaseModel):
-    forgotten: list[int]
-    restored: list[int]
-    scrubbed: bool
-
-
-class FeedbackOut(BaseModel):
-    recorded: int
-
-
-class HistoryOut(BaseModel):
-    at: str
-    action: str
-    detail: dict[str, Any]
-
-
-# -- the app ---------------------------------------------------------------------------
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `memdistill keys create`")
 
@@ -292,6 +135,7 @@ def current_tenant(
     """The tenant this request acts for: its key's (or the server's, with auth off)."""
     service: Service = request.app.state.service
     if service.open_tenant is not None:
+        loopback_only(request)
         return service.open_tenant
     if credentials is None:
         raise HTTPException(
@@ -322,30 +166,21 @@ def create_app(service: Service) -> FastAPI:
         description="Personal memory from chat logs with AI agents: ingest, search, drill "
         "down, feedback, refine, forget. Every request acts for the tenant of its API key.",
         lifespan=lifespan,
-        responses={status: {"model": ErrorOut} for status in (400, 401, 404, 409, 413)},
+        dependencies=[Depends(unknown_query)],
+        responses={status: {"model": ErrorOut} for status in (400, 401, 403, 404, 409, 413, 422)},
     )
     app.state.service = service
+    app.add_middleware(BodyLimit, limit=service.body_limit)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(MemdistillError)
     async def memdistill_error(_: Request, exc: MemdistillError) -> JSONResponse:
         status = next((s for t, s in STATUS_OF_ERROR.items() if isinstance(exc, t)), 400)
-        return JSONResponse({"error": str(exc), "type": type(exc).__name__}, status)
+        return error_response(status, str(exc), type(exc).__name__)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        body = {"error": str(exc.detail), "type": "HTTPError"}
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        """Refuse a body larger than allowed before reading it (uploads are also counted
-        while they stream, for clients that send no length)."""
-        limit = service.max_upload_bytes if request.url.path.endswith("/upload") else MAX_JSON_BYTES
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            error = f"request body over {limit} bytes; send a smaller one"
-            return JSONResponse({"error": error, "type": "TooLarge"}, 413)
-        return await call_next(request)
+        return error_response(exc.status_code, str(exc.detail), "HTTPError", headers=exc.headers)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
@@ -381,8 +216,8 @@ def create_app(service: Service) -> FastAPI:
                            messages=[MessageOut.of(m) for m in memory.drill_down(hit)])  # fmt: skip
 
     @app.get("/v1/rooms", tags=["memory"])
-    def rooms(tenant: Tenant, project: str | None = None) -> list[RoomInfoOut]:
-        return [RoomInfoOut(**asdict(r)) for r in service.memory(tenant).rooms(project)]
+    def rooms(tenant: Tenant, project: str | None = None) -> list[RoomInfo]:
+        return service.memory(tenant).rooms(project)
 
     @app.get("/v1/rooms/{key:path}", tags=["memory"])
     def room(tenant: Tenant, key: str, project: str | None = None) -> list[HitOut]:
@@ -390,8 +225,8 @@ def create_app(service: Service) -> FastAPI:
         return [HitOut.of(h) for h in service.memory(tenant).room(key, project)]
 
     @app.get("/v1/stats", tags=["memory"])
-    def stats(tenant: Tenant) -> dict[str, Any]:
-        return asdict(service.memory(tenant).stats())
+    def stats(tenant: Tenant) -> Stats:
+        return service.memory(tenant).stats()
 
     @app.post("/v1/feedback", tags=["memory"])
     def feedback(tenant: Tenant, body: FeedbackIn) -> FeedbackOut:
@@ -400,20 +235,20 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/v1/ingest/messages", tags=["ingest"])
     def post_messages(tenant: Tenant, body: PostMessagesIn) -> IngestOut:
-        """Add messages to a conversation (posting more later extends it)."""
-        folder = service.uploads(tenant, "posted")
-        path = folder / (hashlib.sha256(body.conversation_id.encode()).hexdigest()[:32] + ".jsonl")
-        lines = [
-            {"conversation_id": body.conversation_id, "role": m.role, "content": m.content,
-             **({"project": body.project} if body.project else {}),
-             **({"message_id": m.id} if m.id else {}),
-             **({"timestamp": m.timestamp.isoformat()} if m.timestamp else {})}
+        """Add messages to a conversation (posting more later extends it; a message whose
+        id the conversation already holds is skipped, so a retried post adds nothing)."""
+        path = kept.posted_path(service.store_path, tenant, body.conversation_id)
+        messages = [
+            {"role": m.role, "content": m.content, "message_id": m.id,
+             "timestamp": m.timestamp.isoformat() if m.timestamp else None}
             for m in body.messages
         ]  # fmt: skip
-        with service.ingest_lock(tenant):
-            with path.open("a", encoding="utf-8") as out:
-                out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-            return _ingest(service.memory(tenant), path, "generic", body.project)
+        with (
+            service.write_lock(tenant),
+            kept.posting(path, body.conversation_id, body.project, messages) as added,
+        ):
+            report = service.memory(tenant).ingest([path], format="generic", project=body.project)
+        return IngestOut.of(report, path.name, already_posted=len(messages) - added)
 
     @app.post("/v1/ingest/upload", tags=["ingest"])
     def upload(
@@ -421,25 +256,24 @@ def create_app(service: Service) -> FastAPI:
         file: Annotated[UploadFile, File(description="a chat log in any format ingest reads")],
         format: Annotated[str | None, Form()] = None,
         project: Annotated[str | None, Form()] = None,
+        name: Annotated[
+            str | None,
+            Form(max_length=200, description="keep it under this name, not the file's"),
+        ] = None,
     ) -> IngestOut:
-        """Upload a chat log file and ingest it."""
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(file.filename or "upload").name)[:100]
-        folder = service.uploads(tenant, "files")
-        partial = folder / f".partial-{threading.get_ident()}-{name}"
-        digest, size = hashlib.sha256(), 0
-        with partial.open("wb") as out:
+        """Upload a chat log file and ingest it. It is kept under its name: uploading a
+        grown log again under the same name adds only what is new, and exchanges the new
+        copy no longer holds leave search (`exchanges_left_source`). Give different logs
+        different names."""
+        path = kept.upload_path(service.store_path, tenant, name or file.filename)
+        partial = path.with_name(f".partial-{threading.get_ident()}-{path.name}")
+        with partial.open("wb") as out:  # the body was size-checked as it arrived
             for chunk in iter(lambda: file.file.read(2**20), b""):
-                size += len(chunk)
-                if size > service.max_upload_bytes:
-                    out.close()
-                    partial.unlink()
-                    raise HTTPException(413, f"upload over {service.max_upload_bytes} bytes")
-                digest.update(chunk)
                 out.write(chunk)
-        path = folder / f"{digest.hexdigest()[:16]}-{name.lstrip('.') or 'upload'}"
-        partial.replace(path)
-        with service.ingest_lock(tenant):
-            return _ingest(service.memory(tenant), path, format, project)
+        with service.write_lock(tenant):  # the copy a concurrent upload replaces is ingested
+            partial.replace(path)
+            report = service.memory(tenant).ingest([path], format=format, project=project)
+        return IngestOut.of(report, path.name)
 
     @app.post("/v1/refine", tags=["refine"])
     def refine(tenant: Tenant, body: RefineIn) -> RefineOut:
@@ -449,60 +283,40 @@ def create_app(service: Service) -> FastAPI:
         given = body.model_dump(exclude={"dry_run", "project"}, exclude_none=True)
         if "rules" in given:
             given["rules"] = tuple(given["rules"])
-        report = service.memory(tenant).refine(RefineSettings(**given), dry_run=body.dry_run,
-                                               project=body.project)  # fmt: skip
-        return RefineOut(
-            dry_run=report.dry_run,
-            active_before=report.active_before,
-            counts=report.counts(),
-            changes=[ChangeOut(rule=c.rule, exchange_id=c.exchange_id, target=c.target,
-                               reason=c.reason) for c in report.changes],
-            skipped=[ChangeOut(rule=c.rule, exchange_id=c.exchange_id, target=c.target,
-                               reason=c.reason) for c in report.skipped],
-        )  # fmt: skip
+        with service.write_lock(tenant):
+            report = service.memory(tenant).refine(RefineSettings(**given), dry_run=body.dry_run,
+                                                   project=body.project)  # fmt: skip
+        return RefineOut.of(report)
 
     @app.get("/v1/history/{exchange_id}", tags=["refine"])
     def history(tenant: Tenant, exchange_id: ExchangeId) -> list[HistoryOut]:
-        entries = service.memory(tenant).history(exchange_id)
-        return [HistoryOut(at=e.at, action=e.action, detail=e.detail) for e in entries]
+        return [HistoryOut.of(e) for e in service.memory(tenant).history(exchange_id)]
 
     @app.post("/v1/restore/{exchange_id}", tags=["refine"])
     def restore(tenant: Tenant, exchange_id: ExchangeId) -> dict[str, Any]:
         """Undo a prune, merge or supersede."""
-        return service.memory(tenant).restore(exchange_id)
+        with service.write_lock(tenant):
+            return service.memory(tenant).restore(exchange_id)
 
     @app.post("/v1/forget", tags=["forget"])
     def forget(tenant: Tenant, body: ForgetIn) -> ForgetOut:
-        """Delete exchanges for real (selectors combine with AND; `confirm` must be true)."""
-        with service.ingest_lock(tenant):
+        """Delete exchanges for real, with their lines in what the server kept of posts
+        and uploads (selectors combine with AND; `confirm` must be true)."""
+        with service.write_lock(tenant):
             report = service.memory(tenant).forget(
                 body.ids, conversation=body.conversation, project=body.project,
                 since=body.since, until=body.until, text=body.text,
             )  # fmt: skip
-        return ForgetOut(forgotten=report.forgotten, restored=report.restored,
-                         scrubbed=report.scrubbed)  # fmt: skip
+        return ForgetOut.of(report)
 
     return app
 
 
-def _ingest(memory: Memory, path: Path, fmt: str | None, project: str | None) -> IngestOut:
-    report = memory.ingest([path], format=fmt, project=project)
-    return IngestOut(
-        **{k: getattr(report, k) for k in IngestOut.model_fields if hasattr(report, k)
-           and k != "problems"},
-        problems=[str(p) for p in report.problems],
-        source=path.name,
-    )  # fmt: skip
-
-
 def openapi_schema() -> dict[str, Any]:
-    """The app's OpenAPI schema, as kept in docs/openapi.json (no store needed)."""
-
-    class SchemaOnly(Service):
-        def __init__(self) -> None:  # the routes, without a store behind them
-            self.open_tenant = None
-
-        def close(self) -> None:
-            pass
-
-    return create_app(SchemaOnly()).openapi()
+    """The app's OpenAPI schema, as kept in docs/openapi.json (built over a throwaway store)."""
+    with tempfile.TemporaryDirectory() as folder:
+        service = Service(Path(folder) / "store")
+        try:
+            return create_app(service).openapi()
+        finally:
+            service.close()

@@ -31,6 +31,7 @@ from memdistill.errors import MemdistillError, NotFoundError, QueryError
 from memdistill.models import Hit
 from memdistill.retrieve.modes import DEFAULT_MODE
 from memdistill.sources import get_parser, parser_names
+from memdistill.store.store import ROW_ID_MAX
 
 MAX_K = 20
 PAGE_CHARS = 6000  # one page of a verbatim exchange: about 1,500 tokens
@@ -74,7 +75,6 @@ Mode = Annotated[
         "distilled-vector, all."
     ),
 ]
-ROW_ID_MAX = 2**63 - 1  # SQLite's INTEGER: a larger id is a validation error, not a crash
 ExchangeId = Annotated[
     int, Field(ge=1, le=ROW_ID_MAX, description="An exchange id from search_memory or get_room.")
 ]

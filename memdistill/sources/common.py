@@ -164,7 +164,10 @@ def parse_timestamp(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())  # 3.11 accepts "Z" and fractions
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)  # a bare time is taken as UTC
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # year 1 at +05:00 has no UTC equivalent
+            raise ValueError(f"timestamp out of range: {value!r}") from exc
     raise ValueError(f"not a timestamp: {value!r}")
 
 

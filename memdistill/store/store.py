@@ -13,6 +13,8 @@ from pathlib import Path
 from memdistill.errors import EmbedderMismatchError, StoreError
 from memdistill.store.schema import migrate
 
+ROW_ID_MAX = 2**63 - 1  # SQLite's INTEGER: a larger id must be refused before it reaches a query
+
 DB_NAME = "memdistill.db"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # meta "embedder" while a re-embedding is under way; the backend name follows.
@@ -24,8 +26,9 @@ SCRUB_PENDING = "scrub_pending"  # meta key: set with a forget's deletions, clea
 
 def to_db_time(value: datetime | None) -> str | None:
     """One fixed-width UTC format, so stored times sort and compare as text. (Not
-    strftime: its %Y does not pad years before 1000 on every platform.) A time that has
-    no UTC equivalent (year 1 at +05:00) is no time."""
+    strftime: its %Y does not pad years before 1000 on every platform.) A time with no UTC
+    equivalent (year 1 at +05:00) is clamped to the first or last one, so a filter that
+    far out still means "from the beginning" or "to the end"."""
     if value is None:
         return None
     if value.tzinfo is None:
@@ -33,7 +36,7 @@ def to_db_time(value: datetime | None) -> str | None:
     try:
         utc = value.astimezone(UTC)
     except OverflowError:
-        return None
+        utc = datetime.min if value.year < 5000 else datetime.max
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

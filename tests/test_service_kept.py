@@ -1,0 +1,157 @@
+"""What the HTTP service keeps of what it was sent (`store/kept.py`): retried posts and
+re-uploaded logs add nothing twice, a failed post leaves nothing behind, and a forget
+removes the forgotten text from the kept copies too, not only from the database.
+
+Real parts: SQLite, FAISS, the bundled embedder, the ASGI app through FastAPI's client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from memdistill.service.http import Service, create_app
+from memdistill.service.keys import create_key
+from memdistill.store import kept
+
+TALK = [
+    {"role": "user", "content": "Why does the importer crash on the NOAA CSV?", "id": "q1"},
+    {"role": "assistant", "content": "The CSV is latin-1; open it with encoding latin-1.",
+     "id": "a1"},
+    {"role": "user", "content": "Which port does the zanzibar API use in docker?", "id": "q2"},
+    {"role": "assistant", "content": "uvicorn listens on port 8080 inside the container.",
+     "id": "a2"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
+    store = tmp_path / "store"
+    service = Service(store)
+    key, _ = create_key(service.keys, "alice")
+    with TestClient(create_app(service), headers={"Authorization": f"Bearer {key}"}) as http:
+        yield http, store
+
+
+def post(http: TestClient, messages: list[dict[str, Any]], conversation: str = "c1") -> Any:
+    answer = http.post("/v1/ingest/messages",
+                       json={"conversation_id": conversation, "messages": messages})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def kept_files(store: Path) -> list[Path]:
+    return sorted(p for p in (store / kept.UPLOADS).rglob("*") if p.is_file())
+
+
+def test_a_retried_post_adds_nothing(app: tuple[TestClient, Path]) -> None:
+    http, store = app
+    assert post(http, TALK)["exchanges_added"] == 2
+    again = post(http, TALK)
+    assert (again["exchanges_added"], again["messages_already_posted"]) == (0, 4)
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+    (posted,) = kept_files(store)
+    assert len(posted.read_text().splitlines()) == 4
+
+
+def test_posts_without_ids_get_their_positions_written_down(app: tuple[TestClient, Path]) -> None:
+    http, store = app
+    no_ids = [{k: v for k, v in m.items() if k != "id"} for m in TALK]
+    post(http, no_ids[:2])
+    post(http, no_ids[2:])
+    (posted,) = kept_files(store)
+    ids = [json.loads(line)["message_id"] for line in posted.read_text().splitlines()]
+    assert ids == ["c1:0", "c1:1", "c1:2", "c1:3"]  # the ids the generic parser would give
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+
+
+def test_uploading_a_grown_log_again_adds_only_what_is_new(
+    app: tuple[TestClient, Path], tmp_path: Path
+) -> None:
+    http, store = app
+    lines = [json.dumps({"conversation_id": "up", "role": m["role"], "content": m["content"]})
+             for m in TALK]  # fmt: skip
+    first = http.post("/v1/ingest/upload",
+                      files={"file": ("session.jsonl", "\n".join(lines[:2]) + "\n")})  # fmt: skip
+    assert first.json()["exchanges_added"] == 1
+    grown = http.post("/v1/ingest/upload",
+                      files={"file": ("session.jsonl", "\n".join(lines) + "\n")})  # fmt: skip
+    assert (grown.json()["exchanges_added"], grown.json()["exchanges_skipped"]) == (1, 1)
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+    assert [p.name for p in kept_files(store)] == ["session.jsonl"]
+
+
+def test_a_failed_post_leaves_the_kept_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "posted.jsonl"
+    with kept.posting(path, "c", None, [{"role": "user", "content": "first"}]) as added:
+        assert added == 1
+    before = path.read_bytes()
+    with pytest.raises(RuntimeError), kept.posting(path, "c", None, [
+            {"role": "user", "content": "second"}]):  # fmt: skip
+        raise RuntimeError("the ingest failed")
+    assert path.read_bytes() == before
+    with pytest.raises(RuntimeError), kept.posting(tmp_path / "new.jsonl", "d", None, [
+            {"role": "user", "content": "only"}]):  # fmt: skip
+        raise RuntimeError("the ingest failed")
+    assert not (tmp_path / "new.jsonl").exists()
+
+
+def test_forget_removes_the_text_from_kept_posts_and_uploads(app: tuple[TestClient, Path]) -> None:
+    http, store = app
+    post(http, TALK)
+    upload = [
+        {"conversation_id": "up", "role": "user", "content": "Where is the kelpie config?"},
+        {"conversation_id": "up", "role": "assistant", "content": "In ~/.kelpie.toml."},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in upload)
+    assert http.post("/v1/ingest/upload", files={"file": ("log.jsonl", body)}).status_code == 200
+
+    gone = http.post("/v1/forget", json={"text": "zanzibar", "confirm": True}).json()
+    assert len(gone["forgotten"]) == 1 and gone["kept_files_rewritten"] and gone["scrubbed"]
+    posted = next(p for p in kept_files(store) if p.parent.name == kept.POSTED)
+    assert "zanzibar" not in posted.read_text() and "8080" not in posted.read_text()
+    assert "latin-1" in posted.read_text()  # the other exchange's lines stay
+
+    gone = http.post("/v1/forget", json={"text": "kelpie", "confirm": True}).json()
+    assert gone["kept_files_deleted"] == ["log.jsonl"]
+    everything = b"".join(p.read_bytes() for p in kept_files(store))
+    assert b"kelpie" not in everything and b"zanzibar" not in everything
+
+    # Posting on to the conversation neither brings the forgotten back nor duplicates.
+    more = post(http, [{"role": "user", "content": "And the timezone of the tide table?"},
+                       {"role": "assistant", "content": "UTC, always."}])  # fmt: skip
+    assert more["exchanges_added"] == 1
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+    hits = http.get("/v1/search", params={"q": "zanzibar port docker"}).json()
+    assert all("zanzibar" not in json.dumps(h) for h in hits)
+
+
+def test_forgetting_a_whole_posted_conversation_deletes_its_file(
+    app: tuple[TestClient, Path],
+) -> None:
+    http, store = app
+    post(http, TALK[:2], conversation="solo")
+    post(http, TALK[2:], conversation="other")
+    gone = http.post("/v1/forget", json={"conversation": "solo", "confirm": True}).json()
+    assert len(gone["forgotten"]) == 1 and len(gone["kept_files_deleted"]) == 1
+    assert b"NOAA" not in b"".join(p.read_bytes() for p in kept_files(store))
+    assert len(kept_files(store)) == 1
+
+
+def test_an_upload_can_be_kept_under_another_name(app: tuple[TestClient, Path]) -> None:
+    http, store = app
+    for n, topic in enumerate(["kelpie config", "marimba tuning"]):
+        lines = [
+            {"conversation_id": f"u{n}", "role": "user", "content": f"About the {topic}?"},
+            {"conversation_id": f"u{n}", "role": "assistant", "content": "Noted."},
+        ]
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        answer = http.post("/v1/ingest/upload", files={"file": ("chat.jsonl", body)},
+                           data={"name": f"tool{n}/chat.jsonl"})  # fmt: skip
+        assert answer.json()["exchanges_added"] == 1
+    assert http.get("/v1/stats").json()["exchanges"] == 2  # neither replaced the other
+    assert sorted(p.name for p in kept_files(store)) == ["tool0_chat.jsonl", "tool1_chat.jsonl"]
