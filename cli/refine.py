@@ -50,8 +50,6 @@ def refine(
 ) -> None:
     """Prune memories that keep being served without helping, merge near-duplicates, and
     retire decisions a later exchange reversed. Nothing is deleted: `restore ID` undoes."""
-    from dataclasses import replace
-
     from memdistill.refine import RefineSettings
     from memdistill.refine.base import STATUS_OF_RULE
 
@@ -63,8 +61,8 @@ def refine(
             "supersede_similarity": supersede_similarity,
             "rules": tuple(rule) if rule else None,
         }
-        settings = replace(RefineSettings(), **{k: v for k, v in flags.items() if v is not None})
         with open_memory(store, tenant) as memory:
+            settings = RefineSettings.load(memory.store.folder, **flags)
             report = memory.refine(settings, dry_run=dry_run, project=project)
     if as_json:
         from memdistill.cli.render import emit_json

@@ -326,7 +326,8 @@ class Memory:
         on_change: OnChange | None = None,
     ) -> RefineReport:
         """Prune memories served often that rarely helped, merge near-duplicates, retire
-        superseded decisions (`RefineSettings` holds the thresholds and which rules run).
+        superseded decisions (`RefineSettings` holds the thresholds and which rules run;
+        default: the store's `[refine]` table in config.toml, else the built-in defaults).
         Soft: they leave the indexes, keep their exchange and history, and `restore` brings
         them back. `dry_run` plans without writing."""
         from memdistill.refine import RefineSettings, plan
@@ -334,7 +335,7 @@ class Memory:
         from memdistill.refine.candidates import load_candidates
         from memdistill.refine.report import RefineReport
 
-        settings = (settings or RefineSettings()).checked()
+        settings = (settings or RefineSettings.load(self.store.folder)).checked()
         self.usage.flush()  # judge the counters as they are
         pool = load_candidates(self.store.db, self.tenant, project)
         report = RefineReport(dry_run=dry_run, active_before=len(pool))

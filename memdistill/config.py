@@ -1,5 +1,6 @@
-"""Where the store lives, the few settings read from the environment, and the checks of
-what a person types that every face (CLI, HTTP, MCP) shares: tenant names, times, hosts."""
+"""Where the store lives, its config file (`<store>/config.toml`, one table per part:
+`[llm]`, `[refine]`), the few settings read from the environment, and the checks of what
+a person types that every face (CLI, HTTP, MCP) shares: tenant names, times, hosts."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import hashlib
 import ipaddress
 import os
 import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from memdistill.errors import ConfigError, QueryError
 
 HOME_ENV = "MEMDISTILL_HOME"
 DEFAULT_TENANT = "default"
+CONFIG_NAME = "config.toml"
+Settings = TypeVar("Settings")
 
 
 def default_store_path() -> Path:
@@ -28,6 +35,44 @@ def default_store_path() -> Path:
 
 def resolve_store_path(store: str | Path | None) -> Path:
     return Path(store).expanduser() if store else default_store_path()
+
+
+def config_table(store_folder: Path, table: str) -> dict[str, Any]:
+    """The `[table]` of the store's config file; {} when there is no file or no table."""
+    path = store_folder / CONFIG_NAME
+    if not path.exists():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8")).get(table, {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: [{table}] must be a table")
+    return values
+
+
+def with_values(settings: Settings, values: Mapping[str, Any], where: str, what: str) -> Settings:
+    """`settings` (a dataclass) with `values`, each made the type of its field's default
+    (a field whose default is None takes a number); `what` and `where` name them in errors."""
+    known = {f.name for f in fields(settings)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in known:
+            raise ConfigError(
+                f"unknown {what} setting {name!r} in {where}; known: {', '.join(sorted(known))}"
+            )
+        default = getattr(settings, name)
+        kind = type(default) if default is not None else float
+        try:
+            if kind is tuple:  # a list in TOML, one word from a flag
+                changes[name] = (value,) if isinstance(value, str) else tuple(map(str, value))
+            else:
+                changes[name] = kind(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{what} setting {name} in {where} must be of type {kind.__name__}, not {value!r}"
+            ) from None
+    return replace(settings, **changes)  # type: ignore[type-var]
 
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")

@@ -135,6 +135,25 @@ def test_bad_settings_say_what_to_do() -> None:
         RefineSettings(merge_similarity=1.5).checked()
 
 
+def test_settings_come_from_the_stores_config_then_the_flags(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        '[llm]\nmodel = "m"\n\n[refine]\nmin_freq = 8\nmerge_similarity = 0.95\n'
+        'rules = ["merge", "prune"]\n'
+    )
+    loaded = RefineSettings.load(tmp_path)
+    assert (loaded.min_freq, loaded.merge_similarity, loaded.rules) == (8, 0.95, ("merge", "prune"))
+    assert loaded.min_utility_ratio == 0.5  # what the table does not name keeps its default
+    flagged = RefineSettings.load(tmp_path, min_freq=3, rules=["prune"], merge_similarity=None)
+    assert (flagged.min_freq, flagged.merge_similarity, flagged.rules) == (3, 0.95, ("prune",))
+    assert RefineSettings.load(tmp_path / "nowhere") == RefineSettings()
+    (tmp_path / "config.toml").write_text("[refine]\nmin_frequency = 8\n")
+    with pytest.raises(ConfigError, match=r"unknown refine setting 'min_frequency' in config"):
+        RefineSettings.load(tmp_path)
+    (tmp_path / "config.toml").write_text('[refine]\nmin_freq = "often"\n')
+    with pytest.raises(ConfigError, match=r"min_freq in config\.toml must be of type int"):
+        RefineSettings.load(tmp_path)
+
+
 # --- end to end on a real store ------------------------------------------------------
 
 DUPLICATE = ("How do I enable WAL mode in SQLite for the tidewater database?",
@@ -389,6 +408,17 @@ def test_search_and_feedback_drive_pruning_through_the_api(store: Path) -> None:
             memory.search("plant tomatoes", k=1, project="garden")
         report = memory.refine(RefineSettings(rules=("prune",)))
         assert [c.exchange_id for c in report.written] == [garden]
+
+
+def test_a_refine_without_settings_uses_the_stores_config(store: Path) -> None:
+    (store / "config.toml").write_text('[refine]\nmin_freq = 2\nrules = ["prune"]\n')
+    with Memory.open(store) as memory:
+        garden = ids_by_prompt(memory)["When should I plant tomatoes outside?"]
+        for _ in range(2):
+            memory.search("plant tomatoes", k=1, project="garden")
+        memory.feedback(garden, useful=False)
+        report = memory.refine(dry_run=True)
+        assert [(c.rule, c.exchange_id) for c in report.planned] == [("prune", garden)]
 
 
 def test_forgetting_a_canonical_memory_restores_its_duplicates_with_their_counters(

@@ -15,17 +15,16 @@ Environment: MEMDISTILL_LLM_MODEL, MEMDISTILL_LLM_BASE_URL, ... (the key in capi
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from memdistill.config import CONFIG_NAME, config_table, with_values
 from memdistill.errors import ConfigError
 
 if TYPE_CHECKING:
     from memdistill.llm import Endpoint
 
-CONFIG_NAME = "config.toml"
 ENV_PREFIX = "MEMDISTILL_LLM_"
 
 
@@ -81,40 +80,12 @@ def load_settings(store_folder: Path | None = None, **flags: Any) -> LLMSettings
     values are ignored), each overriding the one before."""
     settings = LLMSettings()
     if store_folder is not None:
-        settings = _apply(settings, _config_file(store_folder / CONFIG_NAME), "config.toml")
+        settings = with_values(settings, config_table(store_folder, "llm"), CONFIG_NAME, "LLM")
     env = {
         f.name: os.environ[ENV_PREFIX + f.name.upper()]
         for f in fields(LLMSettings)
         if ENV_PREFIX + f.name.upper() in os.environ
     }
-    settings = _apply(settings, env, "the environment")
-    return _apply(settings, {k: v for k, v in flags.items() if v is not None}, "the flags")
-
-
-def _config_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("llm", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [llm] must be a table")
-    return table
-
-
-def _apply(settings: LLMSettings, values: dict[str, Any], where: str) -> LLMSettings:
-    known = {f.name: f for f in fields(LLMSettings)}
-    changes: dict[str, Any] = {}
-    for name, value in values.items():
-        if name not in known:
-            raise ConfigError(f"unknown LLM setting {name!r} in {where}; known: {', '.join(known)}")
-        default = getattr(LLMSettings(), name)
-        kind = type(default) if default is not None else float
-        try:
-            changes[name] = kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"LLM setting {name} in {where} must be a {kind.__name__}, not {value!r}"
-            ) from None
-    return replace(settings, **changes)
+    settings = with_values(settings, env, "the environment", "LLM")
+    given = {k: v for k, v in flags.items() if v is not None}
+    return with_values(settings, given, "the flags", "LLM")

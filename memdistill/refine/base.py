@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from memdistill.config import CONFIG_NAME, config_table, with_values
 from memdistill.errors import ConfigError
 
 # What each rule turns a memory into; `restore` turns it back into "active".
@@ -24,13 +27,31 @@ RULE_OF_STATUS = {status: rule for rule, status in STATUS_OF_RULE.items()}
 @dataclass(frozen=True, slots=True)
 class RefineSettings:
     """The rules' knobs. Defaults: ReMe's pruning rule; similarities measured on the
-    bundled MiniLM's distilled vectors (docs/refinement.md)."""
+    bundled MiniLM's distilled vectors (docs/refinement.md). A store can set its own in
+    config.toml:
+
+        [refine]
+        min_freq = 8
+        merge_similarity = 0.95
+        rules = ["merge", "prune"]
+    """
 
     min_freq: int = 5  # prune only memories served at least this often ...
     min_utility_ratio: float = 0.5  # ... whose utility / freq is below this
     merge_similarity: float = 0.92  # cosine of distilled vectors: near-duplicates
     supersede_similarity: float = 0.55  # cosine, with words of change about the same thing
     rules: tuple[str, ...] = ("merge", "supersede", "prune")
+
+    @classmethod
+    def load(cls, store_folder: Path | None = None, **overrides: Any) -> RefineSettings:
+        """The defaults, then the store's `[refine]` table in config.toml, then
+        `overrides` (flags or request fields; None values are ignored)."""
+        settings = cls()
+        if store_folder is not None:
+            table = config_table(store_folder, "refine")
+            settings = with_values(settings, table, CONFIG_NAME, "refine")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return with_values(settings, given, "the flags", "refine")
 
     def checked(self) -> RefineSettings:
         if self.min_freq < 1:

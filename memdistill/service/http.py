@@ -280,11 +280,10 @@ def create_app(service: Service) -> FastAPI:
         """Prune, merge near-duplicates, retire superseded decisions (soft, audited)."""
         from memdistill.refine import RefineSettings
 
-        given = body.model_dump(exclude={"dry_run", "project"}, exclude_none=True)
-        if "rules" in given:
-            given["rules"] = tuple(given["rules"])
+        given = body.model_dump(exclude={"dry_run", "project"})
+        settings = RefineSettings.load(service.store_path, **given)  # over the store's config
         with service.write_lock(tenant):
-            report = service.memory(tenant).refine(RefineSettings(**given), dry_run=body.dry_run,
+            report = service.memory(tenant).refine(settings, dry_run=body.dry_run,
                                                    project=body.project)  # fmt: skip
         return RefineOut.of(report)
 
