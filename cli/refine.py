@@ -62,7 +62,7 @@ def refine(
             "rules": tuple(rule) if rule else None,
         }
         with open_memory(store, tenant) as memory:
-            settings = RefineSettings.load(memory.store.folder, **flags)
+            settings = RefineSettings.load(memory.store.folder, flags)
             report = memory.refine(settings, dry_run=dry_run, project=project)
     if as_json:
         from memdistill.cli.render import emit_json

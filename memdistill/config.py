@@ -52,8 +52,9 @@ def config_table(store_folder: Path, table: str) -> dict[str, Any]:
 
 
 def with_values(settings: Settings, values: Mapping[str, Any], where: str, what: str) -> Settings:
-    """`settings` (a dataclass) with `values`, each made the type of its field's default
-    (a field whose default is None takes a number); `what` and `where` name them in errors."""
+    """`settings` (a dataclass) with `values`, each checked against the type of its field's
+    default (a field whose default is None takes a number). Text is read as that type (the
+    environment and flags give text); `what` and `where` name them in errors."""
     known = {f.name for f in fields(settings)}  # type: ignore[arg-type]
     changes: dict[str, Any] = {}
     for name, value in values.items():
@@ -64,15 +65,31 @@ def with_values(settings: Settings, values: Mapping[str, Any], where: str, what:
         default = getattr(settings, name)
         kind = type(default) if default is not None else float
         try:
-            if kind is tuple:  # a list in TOML, one word from a flag
-                changes[name] = (value,) if isinstance(value, str) else tuple(map(str, value))
-            else:
-                changes[name] = kind(value)
+            changes[name] = _typed(value, kind)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{what} setting {name} in {where} must be of type {kind.__name__}, not {value!r}"
             ) from None
     return replace(settings, **changes)  # type: ignore[type-var]
+
+
+def _typed(value: Any, kind: type) -> Any:
+    """`value` as `kind`, without the silent conversions (2.9 to 2, true to 1) of a cast."""
+    if isinstance(value, str) and kind is not str:
+        if kind is bool and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if kind in (int, float):
+            return kind(value)
+        if kind is tuple:  # one word from a flag
+            return (value,)
+        raise TypeError
+    if kind is tuple and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise TypeError
 
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}")

@@ -268,6 +268,11 @@ def _delete(
     add_history(db, tenant, project, 0, now, "forgotten", generation, detail)
     # Last, so a failure above leaves the copies whole; a failure here rolls the deletion back.
     report.kept = forget_in_kept(folder, sources, message_ids)
+    # A rewritten file may later be sent again as it was: its old hash must not say "unchanged".
+    db.execute(
+        f"UPDATE sources SET sha256 = '' WHERE tenant = ? AND path {IN_IDS}",
+        [tenant, json.dumps(report.kept.sources)],
+    )
     return report
 
 

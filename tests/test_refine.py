@@ -143,14 +143,19 @@ def test_settings_come_from_the_stores_config_then_the_flags(tmp_path: Path) -> 
     loaded = RefineSettings.load(tmp_path)
     assert (loaded.min_freq, loaded.merge_similarity, loaded.rules) == (8, 0.95, ("merge", "prune"))
     assert loaded.min_utility_ratio == 0.5  # what the table does not name keeps its default
-    flagged = RefineSettings.load(tmp_path, min_freq=3, rules=["prune"], merge_similarity=None)
+    flagged = RefineSettings.load(tmp_path, {"min_freq": 3, "rules": ["prune"],
+                                             "merge_similarity": None})  # fmt: skip
     assert (flagged.min_freq, flagged.merge_similarity, flagged.rules) == (3, 0.95, ("prune",))
     assert RefineSettings.load(tmp_path / "nowhere") == RefineSettings()
     (tmp_path / "config.toml").write_text("[refine]\nmin_frequency = 8\n")
     with pytest.raises(ConfigError, match=r"unknown refine setting 'min_frequency' in config"):
         RefineSettings.load(tmp_path)
-    (tmp_path / "config.toml").write_text('[refine]\nmin_freq = "often"\n')
-    with pytest.raises(ConfigError, match=r"min_freq in config\.toml must be of type int"):
+    for wrong in ('"often"', "2.9", "true", '["merge"]'):  # no silent 2.9 -> 2, true -> 1
+        (tmp_path / "config.toml").write_text(f"[refine]\nmin_freq = {wrong}\n")
+        with pytest.raises(ConfigError, match=r"min_freq in config\.toml must be of type int"):
+            RefineSettings.load(tmp_path)
+    (tmp_path / "config.toml").write_text("[refine]\nrules = {merge = 1}\n")
+    with pytest.raises(ConfigError, match=r"rules in config\.toml must be of type tuple"):
         RefineSettings.load(tmp_path)
 
 

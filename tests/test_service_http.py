@@ -260,8 +260,21 @@ def test_a_lone_surrogate_is_a_clear_error_never_a_500(
     text = alice.post("/v1/ingest/messages", headers=json_body, content=b'{"conversation_id": '
                       b'"s1", "messages": [{"role": "user", "content": "half \\ud83d emoji"}, '
                       b'{"role": "assistant", "content": "noted"}]}')  # fmt: skip
-    assert text.status_code == 422 and "messages.0.content" in text.json()["error"]
+    assert text.status_code == 422 and "messages.0.content holds a lone" in text.json()["error"]
     # Bytes that are not UTF-8 in a query or path are replaced, then answered.
     assert alice.get("/v1/search?q=half%ED%A0%BDemoji").status_code == 200
     odd = alice.get("/v1/search?q=x&%ED%A0%BD=1")
     assert odd.status_code == 400 and "unknown query parameter" in odd.json()["error"]
+
+
+def test_a_lone_surrogate_in_any_body_field_is_a_422(served: dict[str, Any]) -> None:
+    """Found in review: unconstrained fields reached SQLite, which cannot store one."""
+    alice = served["alice"]
+    json_body = {"Content-Type": "application/json"}
+    for url, body in (
+        ("/v1/forget", b'{"conversation": "a\\ud800", "confirm": true}'),
+        ("/v1/forget", b'{"project": "a\\udfff", "confirm": true}'),
+        ("/v1/refine", b'{"project": "a\\ud800"}'),
+    ):
+        answer = alice.post(url, content=body, headers=json_body)
+        assert answer.status_code == 422 and "surrogate" in answer.json()["error"], url

@@ -58,15 +58,47 @@ def test_a_retried_post_adds_nothing(app: tuple[TestClient, Path]) -> None:
     assert len(posted.read_text().splitlines()) == 4
 
 
-def test_posts_without_ids_get_their_positions_written_down(app: tuple[TestClient, Path]) -> None:
+def test_posts_without_ids_get_fresh_ids_never_reused(app: tuple[TestClient, Path]) -> None:
+    """Found in review: ids by position came back after a forget removed lines, so a new
+    post was taken for a retry, or for the forgotten exchange and skipped."""
     http, store = app
     no_ids = [{k: v for k, v in m.items() if k != "id"} for m in TALK]
     post(http, no_ids[:2])
     post(http, no_ids[2:])
+    first = http.get("/v1/search", params={"q": "importer NOAA CSV", "k": 1}).json()[0]
+    last = http.get("/v1/search", params={"q": "zanzibar port", "k": 1}).json()[0]
+    for gone in (first, last):  # forget one, then post on: the new exchange is stored
+        http.post("/v1/forget", json={"ids": [gone["exchange_id"]], "confirm": True})
+        topic = f"pelican {gone['exchange_id']}"
+        answer = post(http, [{"role": "user", "content": f"How is the {topic} fed?"},
+                             {"role": "assistant", "content": "With sardines."}])  # fmt: skip
+        assert answer["exchanges_added"] == 1 and answer["exchanges_forgotten_skipped"] == 0
+        assert http.get("/v1/search", params={"q": topic, "k": 1}).json()[0]["exchange_core"]
     (posted,) = kept_files(store)
     ids = [json.loads(line)["message_id"] for line in posted.read_text().splitlines()]
-    assert ids == ["c1:0", "c1:1", "c1:2", "c1:3"]  # the ids the generic parser would give
-    assert http.get("/v1/stats").json()["exchanges"] == 2
+    assert len(ids) == len(set(ids)) == 4 and all(i.startswith("c1:") for i in ids)
+    # A retry with ids beside new messages without: each new one is stored.
+    post(http, [{"role": "user", "content": "albatross wingspan?", "id": "w1"}], "c2")
+    mixed = post(http, [{"role": "user", "content": "albatross wingspan?", "id": "w1"},
+                        {"role": "user", "content": "and the condor wingspan?"}], "c2")  # fmt: skip
+    assert (mixed["exchanges_added"], mixed["messages_already_posted"]) == (1, 1)
+    assert post(http, [{"role": "user", "content": "and the swift's?"}], "c2")["exchanges_added"]
+
+
+def test_ids_with_hash_or_tilde_forget_only_their_own_lines(app: tuple[TestClient, Path]) -> None:
+    """Found in review: every id was cut at `#`/`~`, so forgetting `t#2` dropped `t`."""
+    http, store = app
+    talk = [{"role": "user", "content": "How do I reload nginx?", "id": "t"},
+            {"role": "assistant", "content": "nginx -s reload", "id": "t-a"},
+            {"role": "user", "content": "Where is the ostrich config?", "id": "t#2"},
+            {"role": "assistant", "content": "In /etc/ostrich.", "id": "t#2a"}]  # fmt: skip
+    post(http, talk)
+    http.post("/v1/forget", json={"text": "ostrich", "confirm": True})
+    (posted,) = kept_files(store)
+    assert [json.loads(line)["message_id"] for line in posted.read_text().splitlines()] == [
+        "t", "t-a"]  # fmt: skip
+    assert post(http, talk[:2])["exchanges_left_source"] == 0
+    assert http.get("/v1/search", params={"q": "reload nginx", "k": 1}).json()
 
 
 def test_uploading_a_grown_log_again_adds_only_what_is_new(
@@ -154,4 +186,75 @@ def test_an_upload_can_be_kept_under_another_name(app: tuple[TestClient, Path]) 
                            data={"name": f"tool{n}/chat.jsonl"})  # fmt: skip
         assert answer.json()["exchanges_added"] == 1
     assert http.get("/v1/stats").json()["exchanges"] == 2  # neither replaced the other
-    assert sorted(p.name for p in kept_files(store)) == ["tool0_chat.jsonl", "tool1_chat.jsonl"]
+    names = sorted(p.name for p in kept_files(store))
+    assert [n[:10] for n in names] == ["tool0_chat", "tool1_chat"]  # made safe, apart
+    assert all(n.endswith(".jsonl") for n in names)
+
+
+def test_forgotten_text_sent_again_does_not_stay_in_the_kept_copies(
+    app: tuple[TestClient, Path],
+) -> None:
+    """Found in review: a client re-posting its whole history, or re-uploading its grown
+    log, wrote the forgotten lines back into the kept copy, where no forget could reach."""
+    http, store = app
+    post(http, TALK)
+    assert http.post("/v1/forget", json={"text": "zanzibar", "confirm": True}).status_code == 200
+    again = post(http, TALK)
+    assert again["exchanges_forgotten_skipped"] == 1 and again["exchanges_added"] == 0
+    log = [{"conversation_id": "up", "role": m["role"], "content": m["content"]} for m in TALK]
+    body = "".join(json.dumps(line) + "\n" for line in log)
+    http.post("/v1/ingest/upload", files={"file": ("s.jsonl", body)})
+    gone = http.post("/v1/forget", json={"conversation": "up", "text": "zanzibar",
+                                         "confirm": True})  # fmt: skip
+    assert gone.status_code == 200
+    grown = http.post("/v1/ingest/upload", files={"file": ("s.jsonl", body + body[:10])})
+    assert grown.json()["exchanges_forgotten_skipped"] == 1
+    assert all(b"zanzibar" not in p.read_bytes() for p in kept_files(store))
+    assert http.get("/v1/stats").json()["exchanges"] == 2  # c1 and up each keep the other
+
+
+def test_a_failed_upload_keeps_the_copy_it_had(app: tuple[TestClient, Path]) -> None:
+    http, store = app
+    log = [{"conversation_id": "up", "role": m["role"], "content": m["content"]} for m in TALK]
+    body = "".join(json.dumps(line) + "\n" for line in log)
+    assert http.post("/v1/ingest/upload", files={"file": ("s.jsonl", body)}).status_code == 200
+    junk = http.post("/v1/ingest/upload", files={"file": ("s.jsonl", "{ not json")},
+                     data={"format": "generic"})  # fmt: skip
+    assert junk.status_code == 200 and junk.json()["files_failed"] == 1
+    unknown = http.post("/v1/ingest/upload", files={"file": ("s.jsonl", "x")},
+                        data={"format": "nonsense"})  # fmt: skip
+    assert unknown.status_code >= 400
+    (copy,) = kept_files(store)
+    assert copy.read_text() == body
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+
+
+def test_upload_names_stay_apart_and_unknown_form_fields_are_refused(
+    app: tuple[TestClient, Path],
+) -> None:
+    http, store = app
+    for name, topic in (("会話.jsonl", "kelpie"), ("メモ.jsonl", "marimba")):
+        line = {"conversation_id": topic, "role": "user", "content": f"About the {topic}?"}
+        answer = http.post("/v1/ingest/upload", files={"file": (name, json.dumps(line) + "\n")})
+        assert answer.json()["exchanges_added"] == 1
+    assert http.get("/v1/stats").json()["exchanges"] == 2
+    assert all(p.suffix == ".jsonl" for p in kept_files(store)) and len(kept_files(store)) == 2
+    typo = http.post("/v1/ingest/upload", files={"file": ("a.jsonl", "x")}, data={"nmae": "b"})
+    assert typo.status_code == 400 and "nmae" in typo.json()["error"]
+    assert len(kept_files(store)) == 2
+
+
+def test_forget_finds_the_kept_copies_after_the_store_moved(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    service = Service(store)
+    key, _ = create_key(service.keys, "alice")
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(service), headers=headers) as http:
+        post(http, TALK)
+    moved = tmp_path / "moved"
+    store.rename(moved)
+    service = Service(moved)
+    with TestClient(create_app(service), headers=headers) as http:
+        gone = http.post("/v1/forget", json={"text": "zanzibar", "confirm": True}).json()
+        assert gone["kept_files_rewritten"]
+    assert all(b"zanzibar" not in p.read_bytes() for p in kept_files(moved))

@@ -9,7 +9,7 @@ as it will be.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,15 +43,20 @@ class RefineSettings:
     rules: tuple[str, ...] = ("merge", "supersede", "prune")
 
     @classmethod
-    def load(cls, store_folder: Path | None = None, **overrides: Any) -> RefineSettings:
+    def load(
+        cls,
+        store_folder: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        where: str = "the flags",
+    ) -> RefineSettings:
         """The defaults, then the store's `[refine]` table in config.toml, then
-        `overrides` (flags or request fields; None values are ignored)."""
+        `overrides` (flags or request fields, named `where` in errors; None is not given)."""
         settings = cls()
         if store_folder is not None:
             table = config_table(store_folder, "refine")
             settings = with_values(settings, table, CONFIG_NAME, "refine")
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return with_values(settings, given, "the flags", "refine")
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        return with_values(settings, given, where, "refine")
 
     def checked(self) -> RefineSettings:
         if self.min_freq < 1:

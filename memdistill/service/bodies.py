@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memdistill.forget import ForgetReport
 from memdistill.ingest import IngestReport
@@ -27,6 +27,37 @@ CONVERSATION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$"
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        """A lone surrogate ("\\ud800" in JSON) is not text: SQLite cannot store it."""
+        where = _surrogate_in(data)
+        if where is not None:  # (a key may be what holds it: never echo it)
+            where = where.encode("utf-8", "replace").decode("utf-8")
+            raise ValueError(f"{where or 'the body'} holds a lone UTF-16 surrogate (half a "
+                             "character); send whole characters")  # fmt: skip
+        return data
+
+
+def _surrogate_in(value: Any, where: str = "") -> str | None:
+    """Where in `value` a string holds a lone surrogate (a dotted path), or None."""
+    if isinstance(value, str):
+        return where if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, dict):
+        items: list[tuple[Any, Any]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        path = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and _surrogate_in(key) is not None:
+            return path
+        found = _surrogate_in(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 class ErrorOut(BaseModel):

@@ -2,11 +2,14 @@
 
 - `BodyLimit`: an ASGI middleware that counts a request body's bytes as they arrive, so a
   body with no Content-Length (chunked) is held to the same limit as one that states it.
+  (FastAPI's own `max_body_size` answers a stated oversize length with a plain-text 413
+  that replaces any other response, which would break the API's one error shape.)
 - `loopback_only`: with auth off, a request must name a loopback host and come from no
   foreign web page (Host and Origin), so a browser tab cannot reach the keyless server
   through DNS rebinding or a cross-site form.
-- `unknown_query`: a query parameter the endpoint does not take is an error, like an
-  unknown body field: a misspelt filter must not silently widen a search.
+- `unknown_query`, `unknown_form_fields`: a query parameter or form field the endpoint
+  does not take is an error, like an unknown body field: a misspelt filter must not
+  silently widen a search, nor a misspelt upload `name` replace another log.
 - `validation_error`: 422 in the API's one error shape, without echoing the input back
   (it may be what made the request invalid, such as a lone surrogate).
 """
@@ -49,8 +52,12 @@ class BodyLimit:
         limit = self.limit(scope["path"])
         too_large = f"request body over {limit} bytes; send a smaller one"
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            await error_response(413, too_large, "TooLarge")(scope, receive, send)
+        if length is not None and not length.isdigit():
+            bad = "Content-Length must be a number of bytes"
+            await error_response(400, bad, "HTTPError")(scope, receive, send)
+            return
+        if length is not None and int(length) > limit:
+            await error_response(413, too_large, "HTTPError")(scope, receive, send)
             return
         received = 0
 
@@ -88,6 +95,18 @@ def unknown_query(request: Request) -> None:
         takes = ", ".join(sorted(known)) or "none"
         raise HTTPException(400, f"unknown query parameter {', '.join(unknown)}; this "
                             f"endpoint takes: {takes}")  # fmt: skip
+
+
+async def unknown_form_fields(request: Request) -> None:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = {param.alias for param in route.dependant.body_params}
+    unknown = sorted(set((await request.form()).keys()) - known)  # parsed once, cached
+    if unknown:
+        takes = ", ".join(sorted(known))
+        raise HTTPException(400, f"unknown form field {', '.join(unknown)}; this endpoint "
+                            f"takes: {takes}")  # fmt: skip
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -17,6 +17,7 @@ this app's schema; the bodies are in `bodies.py`, the checks before an endpoint 
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request,
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memdistill import __version__
 from memdistill.api import Memory
@@ -61,6 +63,7 @@ from memdistill.service.guards import (
     BodyLimit,
     error_response,
     loopback_only,
+    unknown_form_fields,
     unknown_query,
     validation_error,
 )
@@ -178,8 +181,8 @@ def create_app(service: Service) -> FastAPI:
         status = next((s for t, s in STATUS_OF_ERROR.items() if isinstance(exc, t)), 400)
         return error_response(status, str(exc), type(exc).__name__)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own too (404 of a route)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), "HTTPError", headers=exc.headers)
 
     @app.get("/health", tags=["service"])
@@ -250,7 +253,7 @@ def create_app(service: Service) -> FastAPI:
             report = service.memory(tenant).ingest([path], format="generic", project=body.project)
         return IngestOut.of(report, path.name, already_posted=len(messages) - added)
 
-    @app.post("/v1/ingest/upload", tags=["ingest"])
+    @app.post("/v1/ingest/upload", tags=["ingest"], dependencies=[Depends(unknown_form_fields)])
     def upload(
         tenant: Tenant,
         file: Annotated[UploadFile, File(description="a chat log in any format ingest reads")],
@@ -267,12 +270,15 @@ def create_app(service: Service) -> FastAPI:
         different names."""
         path = kept.upload_path(service.store_path, tenant, name or file.filename)
         partial = path.with_name(f".partial-{threading.get_ident()}-{path.name}")
-        with partial.open("wb") as out:  # the body was size-checked as it arrived
-            for chunk in iter(lambda: file.file.read(2**20), b""):
-                out.write(chunk)
-        with service.write_lock(tenant):  # the copy a concurrent upload replaces is ingested
-            partial.replace(path)
-            report = service.memory(tenant).ingest([path], format=format, project=project)
+        try:
+            with partial.open("wb") as out:  # the body was size-checked as it arrived
+                shutil.copyfileobj(file.file, out, 2**20)
+            with service.write_lock(tenant), kept.upload_in_place(partial, path) as undo:
+                report = service.memory(tenant).ingest([path], format=format, project=project)
+                if report.files_failed:  # not a log it can read: keep the copy it had
+                    undo()
+        finally:
+            partial.unlink(missing_ok=True)
         return IngestOut.of(report, path.name)
 
     @app.post("/v1/refine", tags=["refine"])
@@ -281,7 +287,7 @@ def create_app(service: Service) -> FastAPI:
         from memdistill.refine import RefineSettings
 
         given = body.model_dump(exclude={"dry_run", "project"})
-        settings = RefineSettings.load(service.store_path, **given)  # over the store's config
+        settings = RefineSettings.load(service.store_path, given, "the request")
         with service.write_lock(tenant):
             report = service.memory(tenant).refine(settings, dry_run=body.dry_run,
                                                    project=body.project)  # fmt: skip
