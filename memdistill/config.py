@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -66,27 +67,31 @@ def with_values(settings: Settings, values: Mapping[str, Any], where: str, what:
         kind = type(default) if default is not None else float
         try:
             changes[name] = _typed(value, kind)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"{what} setting {name} in {where} must be of type {kind.__name__}, not {value!r}"
-            ) from None
+        except (TypeError, ValueError, OverflowError):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            expected = "a finite number" if kind is float else f"of type {kind.__name__}"
+            message = f"{what} setting {name} in {where} must be {expected}, not {shown}"
+            raise ConfigError(message) from None
     return replace(settings, **changes)  # type: ignore[type-var]
 
 
 def _typed(value: Any, kind: type) -> Any:
     """`value` as `kind`, without the silent conversions (2.9 to 2, true to 1) of a cast."""
+    if kind is float and not isinstance(value, bool):  # no nan, no inf: nothing compares
+        number = float(value) if isinstance(value, str | int | float) else None
+        if number is None or not math.isfinite(number):
+            raise TypeError
+        return number
     if isinstance(value, str) and kind is not str:
         if kind is bool and value.lower() in ("true", "false", "1", "0"):
             return value.lower() in ("true", "1")
-        if kind in (int, float):
-            return kind(value)
+        if kind is int:
+            return int(value)
         if kind is tuple:  # one word from a flag
             return (value,)
         raise TypeError
     if kind is tuple and isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     raise TypeError

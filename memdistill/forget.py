@@ -26,9 +26,10 @@ from typing import Any
 from memdistill.distill.llm import asked_text
 from memdistill.distill.llm_settings import LLMSettings, load_settings
 from memdistill.errors import ConfigError, NotFoundError, QueryError
+from memdistill.kept_scrub import scrub_kept
 from memdistill.refine.undo import restore_dependents
 from memdistill.store.history import add_history
-from memdistill.store.kept import KeptScrub, forget_in_kept
+from memdistill.store.kept import KeptScrub
 from memdistill.store.read import messages_of
 from memdistill.store.store import SCRUB_PENDING, Store, from_db_time, now_db_time, to_db_time
 
@@ -225,7 +226,6 @@ def _delete(
         return report
     ids = json.dumps(report.forgotten)
     keys = _cache_keys(db, rows, limits)  # from the messages, so before they go
-    sources, message_ids = _sources_and_messages(db, tenant, ids, {r[2] for r in rows})
     report.generation = generation = Store.next_generation(db)
     Store.set_meta(db, SCRUB_PENDING, now_db_time())  # a stop before the scrub is finished later
     now = now_db_time()
@@ -267,38 +267,8 @@ def _delete(
     project = projects.pop() if len(projects) == 1 else ""
     add_history(db, tenant, project, 0, now, "forgotten", generation, detail)
     # Last, so a failure above leaves the copies whole; a failure here rolls the deletion back.
-    report.kept = forget_in_kept(folder, sources, message_ids)
-    # A rewritten file may later be sent again as it was: its old hash must not say "unchanged".
-    db.execute(
-        f"UPDATE sources SET sha256 = '' WHERE tenant = ? AND path {IN_IDS}",
-        [tenant, json.dumps(report.kept.sources)],
-    )
+    report.kept = scrub_kept(db, folder, tenant)
     return report
-
-
-def _sources_and_messages(
-    db: sqlite3.Connection, tenant: str, ids: str, conversations: set[int]
-) -> tuple[list[str], set[str]]:
-    """The files that wrote the forgotten exchanges' conversations, and the forgotten
-    messages' source ids (by which a kept copy's lines are found)."""
-    rows = json.dumps(sorted(conversations))
-    paths = [
-        row[0]
-        for row in db.execute(
-            f"SELECT path FROM sources WHERE tenant = ? AND id IN (SELECT source_id FROM "
-            f"exchanges WHERE conversation_id {IN_IDS} UNION SELECT source_id FROM "
-            f"conversations WHERE id {IN_IDS})",
-            [tenant, rows, rows],
-        )
-    ]
-    messages = {
-        row[0]
-        for row in db.execute(
-            f"SELECT external_id FROM messages WHERE tenant = ? AND exchange_id {IN_IDS}",
-            [tenant, ids],
-        )
-    }
-    return paths, messages
 
 
 def _cache_keys(db: sqlite3.Connection, rows: list[Any], limits: list[int]) -> list[str]:

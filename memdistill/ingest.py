@@ -24,7 +24,7 @@ from memdistill.index.layers import Indexes
 from memdistill.models import Exchange, Problem
 from memdistill.native_memory import pin_mmap_threshold
 from memdistill.sources import detect_parser, get_parser
-from memdistill.store.kept import forget_in_kept
+from memdistill.store import kept as kept_copies
 from memdistill.store.read import existing_exchanges, forgotten_exchanges, source_hash
 from memdistill.store.store import Store, now_db_time
 from memdistill.store.write import (
@@ -191,10 +191,9 @@ class Ingestor:
         report.time("parse", time.perf_counter() - t0)
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
-        forgotten_messages: set[str] = set()
+        tombstoned: list[Exchange] = []  # forgotten, yet in the file again
         for conversation in conversations:
-            if conversation.id_from_file:  # see Conversation.id_from_file
-                conversation.source_id += "@" + hashlib.sha256(key.encode()).hexdigest()[:10]
+            conversation.source_id = conversation.stored_id(key)
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
             exchanges = split_exchanges(conversation)
@@ -202,9 +201,7 @@ class Ingestor:
             if forgotten:  # deleted by `memdistill forget`: never written back
                 kept = [e for e in exchanges if e.source_id not in forgotten]
                 report.exchanges_forgotten_skipped += len(exchanges) - len(kept)
-                forgotten_messages.update(
-                    m.source_id for e in exchanges if e.source_id in forgotten for m in e.messages
-                )
+                tombstoned += [e for e in exchanges if e.source_id in forgotten]
                 if not kept:
                     continue  # not even an empty conversation row comes back
                 exchanges = kept
@@ -235,10 +232,11 @@ class Ingestor:
                 self._enqueued += 1
                 if len(self._pending) >= self.batch_size:
                     self._flush(report)
-        if forgotten_messages:  # a kept copy of what the service was sent must not keep them
-            scrubbed = forget_in_kept(self.store.folder, [key], forgotten_messages)
-            if scrubbed.rewritten or scrubbed.deleted:
-                sha256 = ""  # the file is not what was read: read it again next time
+        # A kept copy of what the service was sent must not keep them (a user's own file
+        # elsewhere is theirs).
+        is_kept = tombstoned and kept_copies.kept_kind(self.store.folder, self.tenant, path)
+        if is_kept and kept_copies.scrub(path, tombstoned).paths:
+            sha256 = ""  # the file is not what was read: read it again next time
         self._open_files.append(
             _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued, seen)
         )

@@ -6,6 +6,7 @@ cheap, and every layer (parsers, distillers, store, retriever) speaks them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -70,6 +71,13 @@ class Conversation:
     # The source gave no id, so the parser made one from the file (its name): the ingest
     # then scopes it by the file's path, so two files called chat.jsonl never share one.
     id_from_file: bool = False
+
+    def stored_id(self, path_key: str) -> str:
+        """The id the store knows it by when read from the file at `path_key` (its resolved
+        path, as ingest records it): an id made from the file is scoped by that path."""
+        if not self.id_from_file:
+            return self.source_id
+        return f"{self.source_id}@{hashlib.sha256(path_key.encode()).hexdigest()[:10]}"
 
 
 @dataclass(slots=True)

@@ -157,6 +157,12 @@ def test_settings_come_from_the_stores_config_then_the_flags(tmp_path: Path) -> 
     (tmp_path / "config.toml").write_text("[refine]\nrules = {merge = 1}\n")
     with pytest.raises(ConfigError, match=r"rules in config\.toml must be of type tuple"):
         RefineSettings.load(tmp_path)
+    # Found in review: a number too big for a float was a crash (a 500 from the server),
+    # and nan or inf passed as thresholds nothing compares with.
+    for wrong in ("9" * 400, "nan", "inf", '"-inf"'):
+        (tmp_path / "config.toml").write_text(f"[refine]\nmerge_similarity = {wrong}\n")
+        with pytest.raises(ConfigError, match=r"merge_similarity .* must be a finite number"):
+            RefineSettings.load(tmp_path)
 
 
 # --- end to end on a real store ------------------------------------------------------

@@ -167,7 +167,8 @@ class PostedMessage(Body):
     id: str | None = Field(
         default=None, min_length=1, max_length=200,
         description="stable id; a message whose id the conversation already holds is "
-        "skipped (a retried post). Default: its position in the conversation",
+        "skipped (a retried post). Default: a fresh random id (so a retry without ids "
+        "is added again)",
     )  # fmt: skip
     timestamp: datetime | None = None
 

@@ -99,6 +99,8 @@ class Service:
         self.embedder = embedder
         self.max_upload_bytes = max_upload_bytes
         self.keys = Store(store_path)  # creates the store if needed; keys are looked up here
+        # What a server stopped mid-write left; nothing writes yet (one server per store).
+        kept.tidy(store_path)
         self._memories: dict[str, Memory] = {}
         self._write_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -270,15 +272,17 @@ def create_app(service: Service) -> FastAPI:
         different names."""
         path = kept.upload_path(service.store_path, tenant, name or file.filename)
         partial = path.with_name(f".partial-{threading.get_ident()}-{path.name}")
-        try:
-            with partial.open("wb") as out:  # the body was size-checked as it arrived
-                shutil.copyfileobj(file.file, out, 2**20)
-            with service.write_lock(tenant), kept.upload_in_place(partial, path) as undo:
-                report = service.memory(tenant).ingest([path], format=format, project=project)
-                if report.files_failed:  # not a log it can read: keep the copy it had
-                    undo()
-        finally:
-            partial.unlink(missing_ok=True)
+        # Under the lock, so a forget (which clears leftovers) never meets a copy half-made.
+        with service.write_lock(tenant):
+            try:
+                with partial.open("wb") as out:  # the body was size-checked as it arrived
+                    shutil.copyfileobj(file.file, out, 2**20)
+                with kept.upload_in_place(partial, path) as undo:
+                    report = service.memory(tenant).ingest([path], format=format, project=project)
+                    if report.files_failed:  # not a log it can read: keep the copy it had
+                        undo()
+            finally:
+                partial.unlink(missing_ok=True)
         return IngestOut.of(report, path.name)
 
     @app.post("/v1/refine", tags=["refine"])

@@ -8,11 +8,13 @@ folder>/` and ingested from there like any log.
   replaces the old copy and adds only what is new, like re-reading a log file. A new copy
   whose ingest fails gives the old one back.
 
-Forgotten exchanges never stay in a kept copy: a forget (`forget.py`) and an ingest that
-meets a tombstoned exchange in a kept file (a re-post, a re-upload) both call
-`forget_in_kept`, which drops their lines from posted files and deletes uploads that held
-them (an upload's format is not ours to rewrite; the store keeps every other exchange of
-it verbatim).
+Forgotten exchanges never stay in a kept copy: a forget reads every kept copy of the
+tenant for tombstoned exchanges (`kept_scrub.py`, so a log uploaded twice under two names
+loses both), and an ingest that meets one in a kept file (a re-post, a re-upload) does the
+same for that file; both call `scrub`, which drops their lines from posted files and
+deletes uploads that held them (an upload's format is not ours to rewrite; the store keeps
+every other exchange of it verbatim). A server stopped mid-write leaves `.partial-` and
+`.previous-` files; `tidy` clears them at start and before every forget.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memdistill.config import tenant_folder
+from memdistill.models import Exchange
 
 UPLOADS = "uploads"
 POSTED = "posted"
 FILES = "files"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-# What the parsers add to a message id: `#tool0` for a tool call, `~2` for a repeated id.
-_PARSER_SUFFIX = re.compile(r"(#tool\d+)?(~\d+)?$")
+# Leftovers of a write in progress (or of a server stopped during one).
+_LEFTOVER, _PARTIAL, _PREVIOUS = ".", ".partial-", ".previous-"
 
 
 def kept_folder(store_folder: Path, tenant: str, kind: str) -> Path:
@@ -66,23 +69,23 @@ def upload_path(store_folder: Path, tenant: str, filename: str | None) -> Path:
     return kept_folder(store_folder, tenant, FILES) / safe
 
 
-def _records(path: Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
-    """(message id, record) per line of a posted file; the record is None for a line that
-    is not a JSON object."""
+def _records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
+    """(1-based line, message id, record) per line of a posted file, numbered as the
+    parser numbers them; the record is None for a line that is not a JSON object."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8") as lines:
-        for index, line in enumerate(lines):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = None
-            if not isinstance(record, dict):
-                yield "", None
-                continue
-            given = record.get("message_id")
-            conversation = record.get("conversation_id")
-            yield (str(given) if given is not None else f"{conversation}:{index}"), record
+    for line, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            yield line, "", None
+            continue
+        given = record.get("message_id")
+        yield line, str(given) if given is not None else f":{line}", record
 
 
 @contextmanager
@@ -92,7 +95,7 @@ def posting(
     """Append `messages` ({role, content, message_id?, timestamp?}) to a posted file and
     yield how many were new; if the block fails (the ingest), they are taken back out, so
     a failed post leaves nothing behind to poison the next one."""
-    seen = {message_id for message_id, _ in _records(path)}
+    seen = {message_id for _, message_id, _ in _records(path)}
     lines, added = [], set()
     for message in messages:
         message_id = message.get("message_id") or f"{conversation_id}:{secrets.token_hex(8)}"
@@ -117,7 +120,7 @@ def posting(
         if path.exists() and path.stat().st_size == appended:
             os.truncate(path, size)  # the usual case: nobody touched the file since
         else:  # another process (a forget) rewrote it meanwhile: take ours out by id
-            _rewrite(path, lambda message_id, _: message_id not in added)
+            _rewrite(path, lambda _line, message_id: message_id not in added)
         if path.exists() and path.stat().st_size == 0:
             path.unlink()
         raise
@@ -128,7 +131,7 @@ def upload_in_place(partial: Path, path: Path) -> Iterator[Callable[[], None]]:
     """Put a new upload where the copy kept under its name was; the block gets an `undo`
     to call when the new copy would not ingest. On `undo` or an exception the old copy
     comes back (or, with none, the new one goes)."""
-    backup = path.with_name(f".previous-{path.name}")
+    backup = path.with_name(f"{_PREVIOUS}{path.name}")
     had_one = path.exists()
     if had_one:
         path.replace(backup)
@@ -165,65 +168,99 @@ class KeptScrub:
 
     rewritten: list[str] = field(default_factory=list)  # posted files that lost lines
     deleted: list[str] = field(default_factory=list)  # files removed whole
-    sources: list[str] = field(default_factory=list)  # their paths as the store recorded them
+    paths: list[Path] = field(default_factory=list)  # both, where they are
+
+    def add(self, other: KeptScrub) -> None:
+        self.rewritten += other.rewritten
+        self.deleted += other.deleted
+        self.paths += other.paths
 
 
-def forget_in_kept(store_folder: Path, paths: Iterable[str], message_ids: set[str]) -> KeptScrub:
-    """Remove the forgotten messages from the kept files among `paths` (source files of
-    the forgotten exchanges' conversations, as the store recorded them; files outside
-    `<store>/uploads/` are the user's own and left alone)."""
-    root = (store_folder / UPLOADS).resolve()
-    forgotten = message_ids | {_PARSER_SUFFIX.sub("", m) for m in message_ids}
+def scrub(path: Path, forgotten: Sequence[Exchange]) -> KeptScrub:
+    """Remove forgotten exchanges, as parsed from a kept file, from it: a posted file loses
+    their lines (by number, as the parser counted them; ids can repeat or be rewritten),
+    and goes when no line is left; an upload goes whole."""
     done = KeptScrub()
-    find = _kept_file(root)
-    for recorded in sorted(set(paths)):
-        path = find(recorded)
-        if path is None:
-            continue
-        if path.parent.name == POSTED and _drop_lines(path, forgotten):
-            done.rewritten.append(path.name)
-        elif path.exists():
-            path.unlink()
-            done.deleted.append(path.name)
-        done.sources.append(recorded)
+    if not forgotten or not path.exists():
+        return done
+    lines = {m.line for exchange in forgotten for m in exchange.messages}
+    if path.parent.name == POSTED and _rewrite(path, lambda line, _id: line not in lines):
+        done.rewritten.append(path.name)
+    else:
+        path.unlink(missing_ok=True)
+        done.deleted.append(path.name)
+    done.paths.append(path)
     return done
 
 
-def _kept_file(root: Path) -> Callable[[str], Path | None]:
-    """The kept file a recorded source path names, also when the store folder has moved
-    since it was recorded (the path is then rebased onto the store's folder)."""
-
-    def find(recorded: str) -> Path | None:
-        path = Path(recorded)
-        if path.is_relative_to(root):
-            return path if path.exists() else None
-        parts = path.parts
-        if UPLOADS not in parts:
-            return None
-        last = len(parts) - 1 - parts[::-1].index(UPLOADS)
-        rebased = root.joinpath(*parts[last + 1 :])
-        return rebased if len(parts) - last == 4 and rebased.exists() else None
-
-    return find
+def kept_kind(store_folder: Path, tenant: str, path: Path) -> str | None:
+    """POSTED or FILES when `path` is one of this tenant's kept copies in this store."""
+    folder = (store_folder / UPLOADS / tenant_folder(tenant)).resolve()
+    resolved = path.resolve()
+    kind = resolved.parent.name
+    if kind in (POSTED, FILES) and resolved.parent.parent == folder:
+        return kind
+    return None
 
 
-def _drop_lines(path: Path, forgotten: set[str]) -> bool:
-    """Rewrite a posted file without the forgotten messages; False when nothing of the
-    conversation would be left (no prompt), for the caller to delete the file."""
-    prompts = _rewrite(path, lambda message_id, _: message_id not in forgotten)
-    return prompts > 0
+def kept_files(store_folder: Path, tenant: str) -> list[Path]:
+    """This tenant's kept copies (leftovers of an interrupted write are not among them:
+    `tidy` first)."""
+    folder = store_folder / UPLOADS / tenant_folder(tenant)
+    return sorted(
+        path
+        for kind in (POSTED, FILES)
+        for path in (folder / kind).glob("*")
+        if path.is_file() and not path.name.startswith(_LEFTOVER)
+    )
 
 
-def _rewrite(path: Path, keep: Callable[[str, dict[str, Any]], bool]) -> int:
-    """Rewrite a posted file with the lines `keep` accepts (atomically); returns how many
-    of them are prompts."""
-    lines, prompts = [], 0
-    for message_id, record in _records(path):
-        if record is None or not keep(message_id, record):
+def tidy(store_folder: Path, tenant: str | None = None) -> list[Path]:
+    """Clear what a server stopped mid-write left (for one tenant, or all): an upload's old
+    copy comes back if the new one is missing, else goes; half-written files go. Run where
+    no write is under way (at server start, under the tenant's write lock), so none of them
+    can hold forgotten text for long. Returns what was removed."""
+    root = store_folder / UPLOADS
+    pattern = f"{tenant_folder(tenant)}/*/.*" if tenant is not None else "*/*/.*"
+    removed = []
+    for path in sorted(root.glob(pattern)):
+        if not path.is_file():
             continue
-        lines.append(_line(record))
-        prompts += record.get("role") == "user"
-    partial = path.with_name(f".partial-{path.name}")
+        if path.name.startswith(_PREVIOUS):
+            target = path.with_name(path.name.removeprefix(_PREVIOUS))
+            if not target.exists():
+                path.replace(target)
+                continue
+        elif not path.name.startswith(_PARTIAL):
+            continue
+        path.unlink()
+        removed.append(path)
+    return removed
+
+
+def rebase(store_folder: Path, recorded: str) -> Path | None:
+    """The kept file a recorded source path names, also when the store folder has moved
+    since it was recorded; None for a file that is not a kept copy (the user's own)."""
+    root = (store_folder / UPLOADS).resolve()
+    path = Path(recorded)
+    if path.is_relative_to(root):
+        return path
+    parts = path.parts
+    if UPLOADS not in parts:
+        return None
+    last = len(parts) - 1 - parts[::-1].index(UPLOADS)
+    return root.joinpath(*parts[last + 1 :]) if len(parts) - last == 4 else None
+
+
+def _rewrite(path: Path, keep: Callable[[int, str], bool]) -> bool:
+    """Rewrite a posted file with the lines `keep` accepts, given (1-based line, message
+    id), atomically; with none left the file goes. False when it went."""
+    lines = [_line(record) for line, message_id, record in _records(path)
+             if record is not None and keep(line, message_id)]  # fmt: skip
+    if not lines:
+        path.unlink(missing_ok=True)
+        return False
+    partial = path.with_name(f"{_PARTIAL}{path.name}")
     partial.write_text("".join(lines), encoding="utf-8")
     partial.replace(path)
-    return prompts
+    return True
