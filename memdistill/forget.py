@@ -7,8 +7,10 @@ conversation left with no exchange (and its loose messages), rooms left with no 
 and their lines in the service's kept copies of what was sent (`store/kept.py`).
 Kept: one tombstone per exchange in `forgotten` (ids and source keys, never text), from
 which the indexes drop them (`read.changed_since`) and by which ingest never writes them
-back, and one history row naming the kinds of selector used (never their values). Memories
-merged into or superseded by a forgotten one become active again. Afterwards the file is
+back, the source ids of their messages in `forgotten_messages` (so they stay out wherever
+a client sending its history again puts them), and one history row naming the kinds of
+selector used (never their values). Memories merged into or superseded by a forgotten one
+become active again. Afterwards the file is
 vacuumed and the WAL truncated, so no free page still holds the text.
 """
 
@@ -237,6 +239,12 @@ def _delete(
         f"AND json_extract(detail, '$.after.replaced_by') {IN_IDS}",
         [FORGOTTEN_REASON, tenant, ids],
     )
+    db.execute(
+        "INSERT OR IGNORE INTO forgotten_messages SELECT m.tenant, c.external_id, m.external_id "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        f"WHERE m.tenant = ? AND m.exchange_id {IN_IDS}",
+        [tenant, ids],
+    )  # before the messages go
     linked = f"SELECT room_id FROM memory_rooms WHERE exchange_id {IN_IDS}"
     rooms = [row[0] for row in db.execute(linked, [ids])]
     for table in PER_EXCHANGE:

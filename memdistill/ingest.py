@@ -19,13 +19,14 @@ from typing import Any
 from memdistill.distill.base import Distiller
 from memdistill.embed.base import Embedder
 from memdistill.errors import FormatError, MemdistillError
-from memdistill.exchanges import content_hash, render_verbatim, split_exchanges
+from memdistill.exchanges import content_hash, render_verbatim
 from memdistill.index.layers import Indexes
-from memdistill.models import Exchange, Problem
+from memdistill.kept_scrub import recorded_sources
+from memdistill.models import Conversation, Exchange, Message, Problem
 from memdistill.native_memory import pin_mmap_threshold
 from memdistill.sources import detect_parser, get_parser
 from memdistill.store import kept as kept_copies
-from memdistill.store.read import existing_exchanges, forgotten_exchanges, source_hash
+from memdistill.store.read import conversation_known, existing_exchanges, source_hash
 from memdistill.store.store import Store, now_db_time
 from memdistill.store.write import (
     ExchangeRecord,
@@ -38,6 +39,7 @@ from memdistill.store.write import (
     write_records,
 )
 from memdistill.tokens import count_tokens_many
+from memdistill.tombstones import sort_out
 
 # File endings a folder walk considers; a file named on the command line is always tried.
 WALK_SUFFIXES = frozenset({".jsonl", ".json", ".md", ".txt", ".log"})
@@ -191,20 +193,20 @@ class Ingestor:
         report.time("parse", time.perf_counter() - t0)
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
-        tombstoned: list[Exchange] = []  # forgotten, yet in the file again
+        tombstoned: list[Message] = []  # forgotten, yet in the file again
+        keys = [key, *self._earlier_paths(path, key)]
         for conversation in conversations:
-            conversation.source_id = conversation.stored_id(key)
+            conversation.source_id = self._stored_id(conversation, keys)
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
-            exchanges = split_exchanges(conversation)
-            forgotten = forgotten_exchanges(self.store.db, self.tenant, conversation.source_id)
-            if forgotten:  # deleted by `memdistill forget`: never written back
-                kept = [e for e in exchanges if e.source_id not in forgotten]
-                report.exchanges_forgotten_skipped += len(exchanges) - len(kept)
-                tombstoned += [e for e in exchanges if e.source_id in forgotten]
-                if not kept:
+            # Deleted by `memdistill forget`: never written back.
+            sorted_out = sort_out(self.store.db, self.tenant, conversation)
+            exchanges = sorted_out.exchanges
+            if sorted_out.forgotten:
+                report.exchanges_forgotten_skipped += sorted_out.skipped
+                tombstoned += sorted_out.forgotten
+                if not exchanges:
                     continue  # not even an empty conversation row comes back
-                exchanges = kept
             row = ensure_conversation(
                 self.store, self.tenant, conversation, parser.name, conversation.project, source_row
             )
@@ -242,6 +244,21 @@ class Ingestor:
         )
         self._close_finished_files()
         return True
+
+    def _earlier_paths(self, path: Path, key: str) -> list[str]:
+        """Where the store recorded this file before, when it is a kept copy that moved
+        with the store folder (a user's own file is known by its own path only)."""
+        if not kept_copies.kept_kind(self.store.folder, self.tenant, path):
+            return []
+        recorded = recorded_sources(self.store.db, self.store.folder, self.tenant)
+        return [p for p in recorded.get(key, ([], ""))[0] if p != key]
+
+    def _stored_id(self, conversation: Conversation, keys: list[str]) -> str:
+        """The id the store knows the conversation by: an id made from the file is scoped by
+        its path, and by an earlier one when the store already holds (or forgot) it so."""
+        ids = [conversation.stored_id(k) for k in keys]
+        earlier = (i for i in ids[1:] if conversation_known(self.store.db, self.tenant, i))
+        return next(earlier, ids[0])
 
     def _flush(self, report: IngestReport) -> None:
         batch, self._pending = self._pending, []

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 from memdistill.errors import MemdistillError
-from memdistill.exchanges import split_exchanges
-from memdistill.models import Exchange
+from memdistill.models import Message
 from memdistill.sources import detect_parser, get_parser
 from memdistill.store import kept
-from memdistill.store.read import forgotten_exchanges
+from memdistill.tombstones import sort_out
 
 POSTED_FORMAT = "generic"  # what the service writes posted messages as
 
@@ -28,7 +28,7 @@ def scrub_kept(db: sqlite3.Connection, store_folder: Path, tenant: str) -> kept.
     """Remove every tombstoned exchange from the tenant's kept copies; the store's hash of
     each changed file is cleared, so sending it again as it was is read again."""
     kept.tidy(store_folder, tenant)  # a leftover of a stopped write may hold the text too
-    recorded = _recorded_sources(db, store_folder, tenant)
+    recorded = recorded_sources(db, store_folder, tenant)
     done = kept.KeptScrub()
     for path in kept.kept_files(store_folder, tenant):
         live = str(path.resolve())
@@ -46,8 +46,8 @@ def scrub_kept(db: sqlite3.Connection, store_folder: Path, tenant: str) -> kept.
 
 def forgotten_in(
     db: sqlite3.Connection, tenant: str, path: Path, fmt: str | None, path_keys: list[str]
-) -> list[Exchange]:
-    """The tombstoned exchanges a kept file holds. `path_keys` are the paths the store may
+) -> list[Message]:
+    """The forgotten messages a kept file holds. `path_keys` are the paths the store may
     know it by (where it is, where it was before the store moved): a conversation whose id
     was made from the file is scoped by one of them."""
     if path.parent.name == kept.POSTED:
@@ -57,16 +57,15 @@ def forgotten_in(
         conversations = list(parser.parse(path, lambda _problem: None))
     except (MemdistillError, UnicodeDecodeError, OSError):
         return []  # not a log ingest could read, so no exchange of the store came from it
-    found: list[Exchange] = []
+    found: list[Message] = []
     for conversation in conversations:
-        ids = {conversation.stored_id(key) for key in path_keys}
-        gone = set().union(*(forgotten_exchanges(db, tenant, i) for i in ids))
-        if gone:
-            found += [e for e in split_exchanges(conversation) if e.source_id in gone]
+        for stored_id in {conversation.stored_id(key) for key in path_keys}:
+            read = replace(conversation, source_id=stored_id, messages=list(conversation.messages))
+            found += sort_out(db, tenant, read).forgotten
     return found
 
 
-def _recorded_sources(
+def recorded_sources(
     db: sqlite3.Connection, store_folder: Path, tenant: str
 ) -> dict[str, tuple[list[str], str]]:
     """Kept file (where it is now) -> (the paths the store recorded it under, its format)."""

@@ -200,7 +200,7 @@ def test_forgotten_text_sent_again_does_not_stay_in_the_kept_copies(
     post(http, TALK)
     assert http.post("/v1/forget", json={"text": "zanzibar", "confirm": True}).status_code == 200
     again = post(http, TALK)
-    assert again["exchanges_forgotten_skipped"] == 1 and again["exchanges_added"] == 0
+    assert again["messages_forgotten_skipped"] == 2 and again["exchanges_added"] == 0
     log = [{"conversation_id": "up", "role": m["role"], "content": m["content"]} for m in TALK]
     body = "".join(json.dumps(line) + "\n" for line in log)
     http.post("/v1/ingest/upload", files={"file": ("s.jsonl", body)})
@@ -251,12 +251,23 @@ def test_forget_finds_the_kept_copies_after_the_store_moved(tmp_path: Path) -> N
     headers = {"Authorization": f"Bearer {key}"}
     with TestClient(create_app(service), headers=headers) as http:
         post(http, TALK)
+        # No conversation id in these logs: one is made from the file, scoped by its path.
+        log = [{"role": m["role"], "content": m["content"]} for m in TALK]
+        for name in ("notes.jsonl", "uploads"):  # a name like a folder of the kept path
+            upload(http, name, log)
     moved = tmp_path / "moved"
     store.rename(moved)
     service = Service(moved)
     with TestClient(create_app(service), headers=headers) as http:
         gone = http.post("/v1/forget", json={"text": "zanzibar", "confirm": True}).json()
         assert gone["kept_files_rewritten"]
+        assert sorted(gone["kept_files_deleted"]) == ["notes.jsonl", "uploads"]
+        assert all(b"zanzibar" not in p.read_bytes() for p in kept_files(moved))
+        # Found in review: sent again after the move, the log was a new conversation, so
+        # the forgotten exchange came back and the other one was stored twice.
+        again = upload(http, "notes.jsonl", log)
+        assert (again["exchanges_forgotten_skipped"], again["exchanges_added"]) == (1, 0)
+        assert http.get("/v1/stats").json()["exchanges"] == 3
     assert all(b"zanzibar" not in p.read_bytes() for p in kept_files(moved))
 
 
@@ -388,3 +399,31 @@ def test_ingest_scrubs_only_the_kept_copies_of_its_own_tenant(
     with Memory.open(store, tenant="alice") as memory:
         assert memory.ingest([own]).exchanges_forgotten_skipped == 1
     assert own.exists() and kept_files(store) == [live]
+
+
+def test_history_sent_again_after_a_forget_stays_forgotten(app: tuple[TestClient, Path]) -> None:
+    """Found in review: a client re-posting its whole history with ids got the forgotten
+    messages appended after the newer ones, where they grouped into exchanges no tombstone
+    named: the text came back (a system line first), or a new answer joined a tombstoned
+    exchange and was lost with it. Forgotten message ids are now never appended again."""
+    http, store = app
+    system = {"role": "system", "content": "You are a travel assistant.", "id": "s0"}
+    history = [system, *TALK]
+    post(http, history)
+    gone = http.post("/v1/forget", json={"text": "NOAA", "confirm": True}).json()
+    assert len(gone["forgotten"]) == 1  # s0 with q1 and a1
+    again = post(http, history)
+    assert (again["messages_forgotten_skipped"], again["messages_already_posted"]) == (3, 2)
+    assert again["exchanges_added"] == again["exchanges_updated"] == 0
+    assert holding(store, "NOAA") == [] and holding(store, "travel assistant") == []
+
+    turn = [*history, {"role": "user", "content": "How do I tune the pelican feeder?",
+                       "id": "q3"}]  # fmt: skip
+    assert post(http, turn)["exchanges_added"] == 1
+    turn.append({"role": "assistant", "content": "Set the sardine valve to 7 bar.", "id": "a3"})
+    answered = post(http, turn)
+    assert (answered["exchanges_updated"], answered["exchanges_forgotten_skipped"]) == (1, 0)
+    hit = http.get("/v1/search", params={"q": "pelican feeder", "k": 1}).json()[0]
+    texts = [m["text"] for m in http.get(f"/v1/exchanges/{hit['exchange_id']}").json()["messages"]]
+    assert texts == ["How do I tune the pelican feeder?", "Set the sardine valve to 7 bar."]
+    assert holding(store, "sardine valve") and holding(store, "NOAA") == []

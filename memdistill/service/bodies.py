@@ -153,12 +153,19 @@ class IngestOut(BaseModel):
     messages_already_posted: int = Field(
         default=0, description="posted messages whose id was already kept (a retry): skipped"
     )
+    messages_forgotten_skipped: int = Field(
+        default=0, description="posted messages whose id was forgotten (history sent again "
+        "after a forget): skipped, never kept again",
+    )  # fmt: skip
 
     @classmethod
-    def of(cls, report: IngestReport, source: str, already_posted: int = 0) -> IngestOut:
+    def of(
+        cls, report: IngestReport, source: str, already_posted: int = 0, forgotten_posted: int = 0
+    ) -> IngestOut:
         counts = {k: v for k, v in asdict(report).items() if isinstance(v, int)}
         return cls(**counts, problems=[str(p) for p in report.problems], source=source,
-                   messages_already_posted=already_posted)  # fmt: skip
+                   messages_already_posted=already_posted,
+                   messages_forgotten_skipped=forgotten_posted)  # fmt: skip
 
 
 class PostedMessage(Body):

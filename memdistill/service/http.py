@@ -69,6 +69,7 @@ from memdistill.service.guards import (
 )
 from memdistill.service.keys import tenant_of_key
 from memdistill.store import kept
+from memdistill.store.read import forgotten_messages
 from memdistill.store.store import Store
 from memdistill.store.summary import RoomInfo, Stats
 
@@ -248,12 +249,14 @@ def create_app(service: Service) -> FastAPI:
              "timestamp": m.timestamp.isoformat() if m.timestamp else None}
             for m in body.messages
         ]  # fmt: skip
-        with (
-            service.write_lock(tenant),
-            kept.posting(path, body.conversation_id, body.project, messages) as added,
-        ):
-            report = service.memory(tenant).ingest([path], format="generic", project=body.project)
-        return IngestOut.of(report, path.name, already_posted=len(messages) - added)
+        memory = service.memory(tenant)
+        with service.write_lock(tenant):
+            gone = forgotten_messages(memory.store.db, tenant, body.conversation_id)
+            with kept.posting(path, body.conversation_id, body.project, messages, gone) as added:
+                report = memory.ingest([path], format="generic", project=body.project)
+        forgotten = sum(1 for m in messages if m["message_id"] in gone)
+        return IngestOut.of(report, path.name, already_posted=len(messages) - added - forgotten,
+                            forgotten_posted=forgotten)  # fmt: skip
 
     @app.post("/v1/ingest/upload", tags=["ingest"], dependencies=[Depends(unknown_form_fields)])
     def upload(

@@ -24,14 +24,14 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from memdistill.config import tenant_folder
-from memdistill.models import Exchange
+from memdistill.models import Message
 
 UPLOADS = "uploads"
 POSTED = "posted"
@@ -90,12 +90,17 @@ def _records(path: Path) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
 
 @contextmanager
 def posting(
-    path: Path, conversation_id: str, project: str | None, messages: Iterable[Mapping[str, Any]]
+    path: Path,
+    conversation_id: str,
+    project: str | None,
+    messages: Iterable[Mapping[str, Any]],
+    forgotten: Collection[str] = frozenset(),
 ) -> Iterator[int]:
     """Append `messages` ({role, content, message_id?, timestamp?}) to a posted file and
     yield how many were new; if the block fails (the ingest), they are taken back out, so
-    a failed post leaves nothing behind to poison the next one."""
-    seen = {message_id for _, message_id, _ in _records(path)}
+    a failed post leaves nothing behind to poison the next one. Messages whose id is
+    `forgotten` (a client sending its history again after a forget) are never appended."""
+    seen = {message_id for _, message_id, _ in _records(path)} | set(forgotten)
     lines, added = [], set()
     for message in messages:
         message_id = message.get("message_id") or f"{conversation_id}:{secrets.token_hex(8)}"
@@ -176,14 +181,14 @@ class KeptScrub:
         self.paths += other.paths
 
 
-def scrub(path: Path, forgotten: Sequence[Exchange]) -> KeptScrub:
-    """Remove forgotten exchanges, as parsed from a kept file, from it: a posted file loses
+def scrub(path: Path, forgotten: Sequence[Message]) -> KeptScrub:
+    """Remove forgotten messages, as parsed from a kept file, from it: a posted file loses
     their lines (by number, as the parser counted them; ids can repeat or be rewritten),
     and goes when no line is left; an upload goes whole."""
     done = KeptScrub()
     if not forgotten or not path.exists():
         return done
-    lines = {m.line for exchange in forgotten for m in exchange.messages}
+    lines = {m.line for m in forgotten}
     if path.parent.name == POSTED and _rewrite(path, lambda line, _id: line not in lines):
         done.rewritten.append(path.name)
     else:
@@ -245,11 +250,10 @@ def rebase(store_folder: Path, recorded: str) -> Path | None:
     path = Path(recorded)
     if path.is_relative_to(root):
         return path
-    parts = path.parts
-    if UPLOADS not in parts:
+    parts = path.parts  # .../uploads/<tenant folder>/<kind>/<name>
+    if len(parts) < 4 or parts[-4] != UPLOADS or parts[-2] not in (POSTED, FILES):
         return None
-    last = len(parts) - 1 - parts[::-1].index(UPLOADS)
-    return root.joinpath(*parts[last + 1 :]) if len(parts) - last == 4 else None
+    return root.joinpath(*parts[-3:])
 
 
 def _rewrite(path: Path, keep: Callable[[int, str], bool]) -> bool:

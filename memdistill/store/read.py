@@ -255,15 +255,31 @@ def existing_exchanges(db: sqlite3.Connection, conversation_row: int) -> dict[st
 
 
 def forgotten_exchanges(db: sqlite3.Connection, tenant: str, conversation: str) -> set[str]:
-    """External ids of a conversation's exchanges that `memdistill forget` deleted."""
-    return {
-        row[0]
-        for row in db.execute(
-            "SELECT exchange_external_id FROM forgotten "
-            "WHERE tenant = ? AND conversation_external_id = ?",
-            [tenant, conversation],
-        )
-    }
+    """Source ids of a conversation's exchanges that `memdistill forget` deleted."""
+    return _forgotten(db, "forgotten", "exchange_external_id", tenant, conversation)
+
+
+def forgotten_messages(db: sqlite3.Connection, tenant: str, conversation: str) -> set[str]:
+    """Source ids of a conversation's messages that `memdistill forget` deleted."""
+    return _forgotten(db, "forgotten_messages", "message_external_id", tenant, conversation)
+
+
+def _forgotten(
+    db: sqlite3.Connection, table: str, column: str, tenant: str, conversation: str
+) -> set[str]:
+    query = f"SELECT {column} FROM {table} WHERE tenant = ? AND conversation_external_id = ?"
+    return {row[0] for row in db.execute(query, [tenant, conversation])}
+
+
+def conversation_known(db: sqlite3.Connection, tenant: str, conversation: str) -> bool:
+    """Whether the store holds, or has forgotten, a conversation of this id."""
+    return any(
+        db.execute(f"SELECT 1 FROM {table} WHERE tenant = ? AND {column} = ? LIMIT 1",
+                   [tenant, conversation]).fetchone()
+        for table, column in (("conversations", "external_id"),
+                              ("forgotten", "conversation_external_id"),
+                              ("forgotten_messages", "conversation_external_id"))
+    )  # fmt: skip
 
 
 def source_hash(db: sqlite3.Connection, tenant: str, path: str) -> str | None:

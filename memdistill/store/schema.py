@@ -291,6 +291,24 @@ def m004_api_keys(db: Database) -> None:
     )
 
 
+@migration
+def m005_forgotten_messages(db: Database) -> None:
+    _run(
+        db,
+        """
+        -- The messages of forgotten exchanges, by source id (ids, never text). A client
+        -- sending its history again may put them anywhere in the conversation, where the
+        -- exchange tombstone alone would not know them.
+        CREATE TABLE forgotten_messages (
+            tenant TEXT NOT NULL,
+            conversation_external_id TEXT NOT NULL,
+            message_external_id TEXT NOT NULL,
+            PRIMARY KEY (tenant, conversation_external_id, message_external_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     # Statement by statement (so no semicolon inside a comment): executescript() would
     # COMMIT first and break atomicity.
