@@ -58,9 +58,12 @@ def forget(
     def confirm(plan: ForgetPlan) -> bool:
         _show(plan, err=as_json)  # with --json, stdout holds only the JSON answer
         if not _interactive():
+            loose = _count(len(plan.loose), "conversation")
+            loose = f" and {loose} with none" if plan.loose else ""
             raise ConfigError(
                 "not asking: standard input is not a terminal; pass --yes to forget "
                 + _count(len(plan.exchanges), "exchange")
+                + loose
             )
         return typer.confirm("Forget them?", default=False, err=as_json)
 
@@ -102,6 +105,15 @@ def _show(plan: ForgetPlan, *, err: bool) -> None:
         typer.echo(f"  [{target.exchange_id}] {target.project}  {when}  {core}", err=err)
     if count > SHOWN:
         typer.echo(f"  ... and {count - SHOWN} more", err=err)
+    if plan.loose:
+        messages = sum(loose.messages for loose in plan.loose)
+        typer.echo(
+            f"and {_count(len(plan.loose), 'conversation')} with no exchange "
+            f"({_count(messages, 'message')}, not searchable): "
+            + ", ".join(loose.conversation for loose in plan.loose[:SHOWN])
+            + (" ..." if len(plan.loose) > SHOWN else ""),
+            err=err,
+        )
     if plan.restores:
         typer.echo(
             f"{plan.restores} memor{'ies' if plan.restores != 1 else 'y'} merged into or "
@@ -119,6 +131,8 @@ def _print(report: ForgetReport) -> None:
         + _count(report.rooms_deleted, "room") + " left empty, deleted",
         _count(report.llm_cache_deleted, "cached LLM answer") + " dropped",
     ]  # fmt: skip
+    if report.loose_messages_deleted:
+        parts.append(_count(report.loose_messages_deleted, "message") + " outside any exchange")
     if report.restored:
         parts.append(_count(len(report.restored), "memory", "memories") + " active again")
     if report.kept.rewritten or report.kept.deleted:

@@ -37,6 +37,7 @@ from memdistill.store.store import SCRUB_PENDING, Store, from_db_time, now_db_ti
 
 # An id list as one parameter: no limit on how many, one statement text for any count.
 IN_IDS = "IN (SELECT value FROM json_each(?))"
+NO_EXCHANGE = "NOT EXISTS (SELECT 1 FROM exchanges e WHERE e.conversation_id = c.id)"
 # Rows of an exchange, deleted before the exchange row (foreign keys); history holds texts.
 PER_EXCHANGE = ("messages", "memory_rooms", "files_touched", "embeddings", "usage", "history",
                 "memories")  # fmt: skip
@@ -79,11 +80,23 @@ class Target:
     exchange_core: str
 
 
+@dataclass(frozen=True, slots=True)
+class Loose:
+    """A conversation with no exchange (only meta lines: a system prompt, a summary) whose
+    messages a forget would delete; ids never select one, the other selectors do."""
+
+    conversation_row: int
+    conversation: str
+    project: str
+    messages: int
+
+
 @dataclass(slots=True)
 class ForgetPlan:
     selector: Selector
     exchanges: list[Target]
     restores: int  # memories merged into or superseded by these: active again afterwards
+    loose: list[Loose] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +105,7 @@ class ForgetReport:
     forgotten: list[int] = field(default_factory=list)
     restored: list[int] = field(default_factory=list)
     conversations_deleted: int = 0
+    loose_messages_deleted: int = 0  # of conversations with no exchange
     rooms_deleted: int = 0
     llm_cache_deleted: int = 0
     generation: int = 0
@@ -120,7 +134,8 @@ def plan_forget(db: sqlite3.Connection, tenant: str, selector: Selector) -> Forg
         f"LEFT JOIN memories m ON m.exchange_id = e.id WHERE {where} ORDER BY e.id",
         params,
     ).fetchall()
-    if not rows:
+    loose = [] if selector.ids else _loose(db, tenant, selector)
+    if not rows and not loose:
         flags = ", ".join("ids" if k == "ids" else f"--{k}" for k in kinds)
         raise NotFoundError(
             f"no exchange in this store matches {flags} (together); nothing was forgotten. "
@@ -133,7 +148,7 @@ def plan_forget(db: sqlite3.Connection, tenant: str, selector: Selector) -> Forg
         f"AND exchange_id NOT {IN_IDS}",
         [tenant, ids, ids],
     ).fetchone()[0]
-    return ForgetPlan(selector, targets, int(restores))
+    return ForgetPlan(selector, targets, int(restores), loose)
 
 
 def _check_ids(db: sqlite3.Connection, tenant: str, ids: Iterable[int]) -> None:
@@ -160,18 +175,7 @@ def _where(db: sqlite3.Connection, tenant: str, selector: Selector) -> tuple[str
     if selector.ids:
         where.append(f"e.id {IN_IDS}")
         params.append(json.dumps(sorted(set(selector.ids))))
-    if selector.conversation is not None:
-        where.append("c.external_id = ?")
-        params.append(selector.conversation)
-    if selector.project is not None:
-        where.append("e.project = ?")
-        params.append(selector.project)
-    if selector.since is not None:
-        where.append("e.started_at >= ?")
-        params.append(to_db_time(selector.since))
-    if selector.until is not None:
-        where.append("e.started_at < ?")
-        params.append(to_db_time(selector.until))
+    _named(selector, where, params, project="e.project", started="e.started_at")
     if selector.text is not None:
         # SQLite's lower() folds ASCII only; a Python function folds any case.
         db.create_function("memdistill_contains", 2, _contains, deterministic=True)
@@ -183,6 +187,46 @@ def _where(db: sqlite3.Connection, tenant: str, selector: Selector) -> tuple[str
         needle = selector.text.casefold()
         params += [needle, needle, tenant, needle, needle]
     return " AND ".join(where), params
+
+
+def _named(
+    selector: Selector, where: list[str], params: list[Any], *, project: str, started: str
+) -> None:
+    """The conversation, project and time conditions (`c` is the conversation), on the
+    columns given for the project and the start time."""
+    for value, condition in (
+        (selector.conversation, "c.external_id = ?"),
+        (selector.project, f"{project} = ?"),
+        (selector.since and to_db_time(selector.since), f"{started} >= ?"),
+        (selector.until and to_db_time(selector.until), f"{started} < ?"),
+    ):
+        if value is not None:
+            where.append(condition)
+            params.append(value)
+
+
+def _loose(db: sqlite3.Connection, tenant: str, selector: Selector) -> list[Loose]:
+    """Conversations with no exchange that the selector names: by their id, project, first
+    message's time, or text in a message or the title."""
+    where = ["c.tenant = ?", NO_EXCHANGE]
+    params: list[Any] = [tenant]
+    first = "(SELECT MIN(timestamp) FROM messages m WHERE m.conversation_id = c.id)"
+    _named(selector, where, params, project="c.project", started=first)
+    if selector.text is not None:
+        db.create_function("memdistill_contains", 2, _contains, deterministic=True)
+        where.append(
+            "(memdistill_contains(c.title, ?) OR EXISTS (SELECT 1 FROM messages m WHERE "
+            "m.conversation_id = c.id AND (memdistill_contains(m.text, ?) OR "
+            "memdistill_contains(m.tool_input, ?))))"
+        )
+        params += [selector.text.casefold()] * 3
+    rows = db.execute(
+        "SELECT c.id, c.external_id, c.project, (SELECT COUNT(*) FROM messages m "
+        f"WHERE m.conversation_id = c.id) FROM conversations c WHERE {' AND '.join(where)} "
+        "ORDER BY c.id",
+        params,
+    ).fetchall()
+    return [Loose(*row) for row in rows]
 
 
 def _contains(haystack: str | None, needle: str) -> bool:
@@ -224,7 +268,14 @@ def _delete(
         [tenant, json.dumps([t.exchange_id for t in plan.exchanges])],
     ).fetchall()  # re-read in the transaction: another process may have deleted some
     report = ForgetReport(forgotten=[r[0] for r in rows])
-    if not rows:
+    loose = [
+        row[0]
+        for row in db.execute(
+            f"SELECT id FROM conversations c WHERE tenant = ? AND id {IN_IDS} AND {NO_EXCHANGE}",
+            [tenant, json.dumps([target.conversation_row for target in plan.loose])],
+        )
+    ]  # re-read too: an ingest may have given one an exchange since
+    if not rows and not loose:
         return report
     ids = json.dumps(report.forgotten)
     keys = _cache_keys(db, rows, limits)  # from the messages, so before they go
@@ -239,19 +290,20 @@ def _delete(
         f"AND json_extract(detail, '$.after.replaced_by') {IN_IDS}",
         [FORGOTTEN_REASON, tenant, ids],
     )
-    db.execute(
-        "INSERT OR IGNORE INTO forgotten_messages SELECT m.tenant, c.external_id, m.external_id "
-        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
-        f"WHERE m.tenant = ? AND m.exchange_id {IN_IDS}",
-        [tenant, ids],
-    )  # before the messages go
+    _tombstone_messages(db, tenant, "exchange_id", ids)  # before the messages go
     linked = f"SELECT room_id FROM memory_rooms WHERE exchange_id {IN_IDS}"
     rooms = [row[0] for row in db.execute(linked, [ids])]
     for table in PER_EXCHANGE:
         db.execute(f"DELETE FROM {table} WHERE tenant = ? AND exchange_id {IN_IDS}", [tenant, ids])
     db.execute(f"DELETE FROM exchanges WHERE tenant = ? AND id {IN_IDS}", [tenant, ids])
+    loose_rows = json.dumps(loose)
+    _tombstone_messages(db, tenant, "conversation_id", loose_rows)
+    report.loose_messages_deleted = db.execute(
+        f"SELECT COUNT(*) FROM messages WHERE tenant = ? AND conversation_id {IN_IDS}",
+        [tenant, loose_rows],
+    ).fetchone()[0]
     report.conversations_deleted = _drop_empty_conversations(
-        db, tenant, {r[2] for r in rows}, plan.selector.text
+        db, tenant, {r[2] for r in rows} | set(loose), plan.selector.text
     )
     report.rooms_deleted = db.execute(
         f"DELETE FROM rooms WHERE tenant = ? AND id {IN_IDS} AND NOT EXISTS "
@@ -268,15 +320,28 @@ def _delete(
         "exchange_external_id, generation, at) VALUES (?, ?, ?, ?, ?, ?)",
         [(tenant, r[0], r[3], r[4], generation, now) for r in rows],
     )
-    projects = {r[1] for r in rows}
+    projects = {r[1] for r in rows} | {t.project for t in plan.loose if t.conversation_row in loose}
     detail = {"selectors": plan.selector.kinds(), "exchanges": len(rows),
               "restored": len(report.restored)}  # fmt: skip
+    if loose:
+        detail["conversations_without_exchanges"] = len(loose)
     # Exchange 0: the row is about exchanges that no longer exist (their ids may be reused).
     project = projects.pop() if len(projects) == 1 else ""
     add_history(db, tenant, project, 0, now, "forgotten", generation, detail)
     # Last, so a failure above leaves the copies whole; a failure here rolls the deletion back.
     report.kept = scrub_kept(db, folder, tenant)
     return report
+
+
+def _tombstone_messages(db: sqlite3.Connection, tenant: str, column: str, ids: str) -> None:
+    """Message tombstones (source ids, no text), so no ingest writes them back wherever a
+    conversation read again puts them (`tombstones.sort_out`)."""
+    db.execute(
+        "INSERT OR IGNORE INTO forgotten_messages SELECT m.tenant, c.external_id, m.external_id "
+        f"FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        f"WHERE m.tenant = ? AND m.{column} {IN_IDS}",
+        [tenant, ids],
+    )
 
 
 def _cache_keys(db: sqlite3.Connection, rows: list[Any], limits: list[int]) -> list[str]:

@@ -32,14 +32,14 @@ def sort_out(db: sqlite3.Connection, tenant: str, conversation: Conversation) ->
     gone_messages = forgotten_messages(db, tenant, conversation.source_id)
     if not gone and not gone_messages:
         return SortedOut(exchanges, [], 0)
-    held = [
-        [m for m in e.messages if e.source_id in gone or m.source_id in gone_messages]
-        for e in exchanges
-    ]
-    forgotten = [m for messages in held for m in messages]
+    in_gone = {id(m) for e in exchanges if e.source_id in gone for m in e.messages}
+    forgotten = [
+        m for m in conversation.messages if id(m) in in_gone or m.source_id in gone_messages
+    ]  # a conversation with no exchange has messages too
     if not forgotten:
         return SortedOut(exchanges, [], 0)
     dropped = {id(m) for m in forgotten}
+    skipped = sum(1 for e in exchanges if any(id(m) in dropped for m in e.messages))
     conversation.messages = [m for m in conversation.messages if id(m) not in dropped]
     left = [e for e in split_exchanges(conversation) if e.source_id not in gone]
-    return SortedOut(left, forgotten, sum(1 for messages in held if messages))
+    return SortedOut(left, forgotten, skipped)

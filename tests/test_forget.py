@@ -212,6 +212,37 @@ def test_reingest_never_brings_a_forgotten_exchange_back(tmp_path: Path, store: 
     assert SECRET.encode() not in raw_bytes(store)
 
 
+def test_a_conversation_with_no_exchange_can_be_forgotten(tmp_path: Path, store: Path) -> None:
+    """Found in review: a conversation of meta lines only (a lone system prompt) is stored
+    as loose messages, which no selector reached: a forget said "not found" and the text
+    stayed. Every selector but ids reaches them now, and ingest never writes them back."""
+    prompt = f"You are the assistant of the locker room; the master code is {SECRET}x."
+    lonely = tmp_path / "lonely.jsonl"
+    lines = [{"conversation_id": "sys1", "project": "garden", "role": "system", "content": prompt,
+              "timestamp": "2026-03-01T10:00:00Z"}]  # fmt: skip
+    lonely.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with Memory.open(store) as memory:
+        assert memory.ingest(lonely).exchanges_added == 0
+        with pytest.raises(NotFoundError):  # ids name exchanges only
+            memory.forget(id_of(store, "yes"), text="master code")
+        plan: list[ForgetPlan] = []
+        report = memory.forget(text="MASTER CODE", confirm=lambda p: plan.append(p) or True)
+        assert [(lo.conversation, lo.messages) for lo in plan[0].loose] == [("sys1", 1)]
+        assert plan[0].exchanges == [] and report.forgotten == []
+        assert (report.loose_messages_deleted, report.conversations_deleted) == (1, 1)
+        assert f"{SECRET}x".encode() not in raw_bytes(store)
+        lonely.write_text(lonely.read_text() + " ")  # changed, so it is read again
+        again = memory.ingest(lonely)
+        assert (again.conversations, again.exchanges_added) == (1, 0)
+    db = sqlite3.connect(store / "memdistill.db")
+    for table in ("conversations", "forgotten_messages"):
+        column = "external_id" if table == "conversations" else "conversation_external_id"
+        count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE {column} = 'sys1'").fetchone()
+        assert count == ((0,) if table == "conversations" else (1,))  # no row came back
+    assert f"{SECRET}x".encode() not in raw_bytes(store)
+    assert SECRET.encode() in raw_bytes(store)  # the exchange holding it was not selected
+
+
 def test_another_tenants_ids_are_refused_and_untouched(store: Path, log: Path) -> None:
     with Memory.open(store, tenant="bob") as bob:
         bob.ingest(log)

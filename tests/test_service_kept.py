@@ -427,3 +427,16 @@ def test_history_sent_again_after_a_forget_stays_forgotten(app: tuple[TestClient
     texts = [m["text"] for m in http.get(f"/v1/exchanges/{hit['exchange_id']}").json()["messages"]]
     assert texts == ["How do I tune the pelican feeder?", "Set the sardine valve to 7 bar."]
     assert holding(store, "sardine valve") and holding(store, "NOAA") == []
+
+
+def test_a_conversation_with_no_exchange_leaves_its_kept_file_too(
+    app: tuple[TestClient, Path],
+) -> None:
+    http, store = app
+    post(http, [{"role": "system", "content": "The zanzibar vault code is 0451.", "id": "s"}])
+    gone = http.post("/v1/forget", json={"text": "vault code", "confirm": True}).json()
+    assert (gone["forgotten"], gone["loose_messages_deleted"]) == ([], 1)
+    assert len(gone["kept_files_deleted"]) == 1 and holding(store, "zanzibar") == []
+    again = post(http, [{"role": "system", "content": "The zanzibar vault code is 0451.",
+                         "id": "s"}])  # fmt: skip
+    assert again["messages_forgotten_skipped"] == 1 and kept_files(store) == []

@@ -260,9 +260,14 @@ class ForgetOut(BaseModel):
     scrubbed: bool
     kept_files_rewritten: list[str] = Field(description="posted files that lost the lines")
     kept_files_deleted: list[str] = Field(description="kept uploads that held them, removed")
+    loose_messages_deleted: int = Field(
+        default=0, description="messages of conversations with no exchange (a lone system "
+        "prompt, say), which the selectors other than ids also reach",
+    )  # fmt: skip
 
     @classmethod
     def of(cls, report: ForgetReport) -> ForgetOut:
         return cls(forgotten=report.forgotten, restored=report.restored,
                    scrubbed=report.scrubbed, kept_files_rewritten=report.kept.rewritten,
-                   kept_files_deleted=report.kept.deleted)  # fmt: skip
+                   kept_files_deleted=report.kept.deleted,
+                   loose_messages_deleted=report.loose_messages_deleted)  # fmt: skip

@@ -41,6 +41,7 @@ from memdistill.errors import (
     QueryError,
     StateError,
 )
+from memdistill.ingest import IngestReport
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 from memdistill.service.bodies import (
@@ -253,7 +254,9 @@ def create_app(service: Service) -> FastAPI:
         with service.write_lock(tenant):
             gone = forgotten_messages(memory.store.db, tenant, body.conversation_id)
             with kept.posting(path, body.conversation_id, body.project, messages, gone) as added:
-                report = memory.ingest([path], format="generic", project=body.project)
+                # Nothing kept (every message forgotten): nothing to read either.
+                report = (memory.ingest([path], format="generic", project=body.project)
+                          if path.exists() else IngestReport())  # fmt: skip
         forgotten = sum(1 for m in messages if m["message_id"] in gone)
         return IngestOut.of(report, path.name, already_posted=len(messages) - added - forgotten,
                             forgotten_posted=forgotten)  # fmt: skip

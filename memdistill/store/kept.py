@@ -115,6 +115,9 @@ def posting(
         if message.get("timestamp"):
             record["timestamp"] = message["timestamp"]
         lines.append(_line(record))
+    if not lines and not path.exists():  # nothing new, nothing kept: no empty file either
+        yield 0
+        return
     size = path.stat().st_size if path.exists() else 0
     with path.open("a", encoding="utf-8") as out:
         out.writelines(lines)
