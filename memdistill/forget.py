@@ -10,8 +10,8 @@ which the indexes drop them (`read.changed_since`) and by which ingest never wri
 back, the source ids of their messages in `forgotten_messages` (so they stay out wherever
 a client sending its history again puts them), and one history row naming the kinds of
 selector used (never their values). Memories merged into or superseded by a forgotten one
-become active again. Afterwards the file is
-vacuumed and the WAL truncated, so no free page still holds the text.
+become active again. Afterwards the file is vacuumed and the WAL truncated, so no free page
+still holds the text.
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ def plan_forget(db: sqlite3.Connection, tenant: str, selector: Selector) -> Forg
         raise QueryError("--text needs some text to look for")
     if selector.ids:
         _check_ids(db, tenant, selector.ids)
-    where, params = _where(db, tenant, selector)
+    if selector.text is not None:  # SQLite's lower() folds ASCII only; Python folds any case
+        db.create_function("memdistill_contains", 2, _contains, deterministic=True)
+    where, params = _where(tenant, selector)
     rows = db.execute(
         "SELECT e.id, e.project, c.external_id, e.started_at, COALESCE(m.exchange_core, '') "
         "FROM exchanges e JOIN conversations c ON c.id = e.conversation_id "
@@ -169,7 +171,7 @@ def _check_ids(db: sqlite3.Connection, tenant: str, ids: Iterable[int]) -> None:
         )
 
 
-def _where(db: sqlite3.Connection, tenant: str, selector: Selector) -> tuple[str, list[Any]]:
+def _where(tenant: str, selector: Selector) -> tuple[str, list[Any]]:
     where = ["e.tenant = ?"]
     params: list[Any] = [tenant]
     if selector.ids:
@@ -177,8 +179,6 @@ def _where(db: sqlite3.Connection, tenant: str, selector: Selector) -> tuple[str
         params.append(json.dumps(sorted(set(selector.ids))))
     _named(selector, where, params, project="e.project", started="e.started_at")
     if selector.text is not None:
-        # SQLite's lower() folds ASCII only; a Python function folds any case.
-        db.create_function("memdistill_contains", 2, _contains, deterministic=True)
         where.append(
             "(memdistill_contains(m.exchange_core, ?) OR memdistill_contains(m.specific_context, ?)"
             " OR e.id IN (SELECT exchange_id FROM messages WHERE tenant = ? AND "
@@ -213,7 +213,6 @@ def _loose(db: sqlite3.Connection, tenant: str, selector: Selector) -> list[Loos
     first = "(SELECT MIN(timestamp) FROM messages m WHERE m.conversation_id = c.id)"
     _named(selector, where, params, project="c.project", started=first)
     if selector.text is not None:
-        db.create_function("memdistill_contains", 2, _contains, deterministic=True)
         where.append(
             "(memdistill_contains(c.title, ?) OR EXISTS (SELECT 1 FROM messages m WHERE "
             "m.conversation_id = c.id AND (memdistill_contains(m.text, ?) OR "
@@ -338,7 +337,7 @@ def _tombstone_messages(db: sqlite3.Connection, tenant: str, column: str, ids: s
     conversation read again puts them (`tombstones.sort_out`)."""
     db.execute(
         "INSERT OR IGNORE INTO forgotten_messages SELECT m.tenant, c.external_id, m.external_id "
-        f"FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+        "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
         f"WHERE m.tenant = ? AND m.{column} {IN_IDS}",
         [tenant, ids],
     )

@@ -194,7 +194,8 @@ class Ingestor:
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
         tombstoned: list[Message] = []  # forgotten, yet in the file again
-        keys = [key, *self._earlier_paths(path, key)]
+        is_kept = kept_copies.kept_kind(self.store.folder, self.tenant, path) is not None
+        keys = [key, *self._earlier_paths(path, key)] if is_kept else [key]
         for conversation in conversations:
             conversation.source_id = self._stored_id(conversation, keys)
             conversation.project = conversation.project or project or parser.name
@@ -236,8 +237,7 @@ class Ingestor:
                     self._flush(report)
         # A kept copy of what the service was sent must not keep them (a user's own file
         # elsewhere is theirs).
-        is_kept = tombstoned and kept_copies.kept_kind(self.store.folder, self.tenant, path)
-        if is_kept and kept_copies.scrub(path, tombstoned).paths:
+        if is_kept and tombstoned and kept_copies.scrub(path, tombstoned).changed:
             sha256 = ""  # the file is not what was read: read it again next time
         self._open_files.append(
             _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued, seen)
@@ -246,11 +246,9 @@ class Ingestor:
         return True
 
     def _earlier_paths(self, path: Path, key: str) -> list[str]:
-        """Where the store recorded this file before, when it is a kept copy that moved
-        with the store folder (a user's own file is known by its own path only)."""
-        if not kept_copies.kept_kind(self.store.folder, self.tenant, path):
-            return []
-        recorded = recorded_sources(self.store.db, self.store.folder, self.tenant)
+        """Where the store recorded this kept copy before it moved with the store folder
+        (a user's own file is known by its own path only)."""
+        recorded = recorded_sources(self.store.db, self.store.folder, self.tenant, path.name)
         return [p for p in recorded.get(key, ([], ""))[0] if p != key]
 
     def _stored_id(self, conversation: Conversation, keys: list[str]) -> str:

@@ -11,6 +11,7 @@ forget; forgets are rare and kept files are bounded by the upload limit.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ POSTED_FORMAT = "generic"  # what the service writes posted messages as
 
 
 def scrub_kept(db: sqlite3.Connection, store_folder: Path, tenant: str) -> kept.KeptScrub:
-    """Remove every tombstoned exchange from the tenant's kept copies; the store's hash of
+    """Remove every forgotten message from the tenant's kept copies; the store's hash of
     each changed file is cleared, so sending it again as it was is read again."""
     kept.tidy(store_folder, tenant)  # a leftover of a stopped write may hold the text too
     recorded = recorded_sources(db, store_folder, tenant)
@@ -34,7 +35,7 @@ def scrub_kept(db: sqlite3.Connection, store_folder: Path, tenant: str) -> kept.
         live = str(path.resolve())
         paths, fmt = recorded.get(live, ([], None))
         changed = kept.scrub(path, forgotten_in(db, tenant, path, fmt, [live, *paths]))
-        if changed.paths:
+        if changed.changed:
             db.execute(
                 "UPDATE sources SET sha256 = '' WHERE tenant = ? AND path IN "
                 "(SELECT value FROM json_each(?))",
@@ -66,11 +67,16 @@ def forgotten_in(
 
 
 def recorded_sources(
-    db: sqlite3.Connection, store_folder: Path, tenant: str
+    db: sqlite3.Connection, store_folder: Path, tenant: str, name: str | None = None
 ) -> dict[str, tuple[list[str], str]]:
-    """Kept file (where it is now) -> (the paths the store recorded it under, its format)."""
+    """Kept file (where it is now) -> (the paths the store recorded it under, its format);
+    with `name`, only the files of that name (a look-up, not a pass over every source)."""
+    query, params = "SELECT path, format FROM sources WHERE tenant = ?", [tenant]
+    if name is not None:
+        query += " AND substr(path, -length(?)) = ?"
+        params += [os.sep + name] * 2
     recorded: dict[str, tuple[list[str], str]] = {}
-    for path, fmt in db.execute("SELECT path, format FROM sources WHERE tenant = ?", [tenant]):
+    for path, fmt in db.execute(query, params):
         rebased = kept.rebase(store_folder, path)
         if rebased is not None:
             paths, _ = recorded.setdefault(str(rebased), ([], fmt))

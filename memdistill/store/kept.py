@@ -8,11 +8,11 @@ folder>/` and ingested from there like any log.
   replaces the old copy and adds only what is new, like re-reading a log file. A new copy
   whose ingest fails gives the old one back.
 
-Forgotten exchanges never stay in a kept copy: a forget reads every kept copy of the
-tenant for tombstoned exchanges (`kept_scrub.py`, so a log uploaded twice under two names
-loses both), and an ingest that meets one in a kept file (a re-post, a re-upload) does the
-same for that file; both call `scrub`, which drops their lines from posted files and
-deletes uploads that held them (an upload's format is not ours to rewrite; the store keeps
+Forgotten messages never stay in a kept copy: a forget reads every kept copy of the
+tenant for them (`kept_scrub.py`, so a log uploaded twice under two names loses both), a
+post never appends one again, and an ingest that meets one in a kept file (a re-upload)
+does the same for that file; both call `scrub`, which drops their lines from posted files
+and deletes uploads that held them (an upload's format is not ours to rewrite; the store keeps
 every other exchange of it verbatim). A server stopped mid-write leaves `.partial-` and
 `.previous-` files; `tidy` clears them at start and before every forget.
 """
@@ -124,7 +124,7 @@ def posting(
     appended = path.stat().st_size
     try:
         yield len(lines)
-    except BaseException:
+    except BaseException:  # any exit, Ctrl-C too, takes the lines back out; then re-raised
         if path.exists() and path.stat().st_size == appended:
             os.truncate(path, size)  # the usual case: nobody touched the file since
         else:  # another process (a forget) rewrote it meanwhile: take ours out by id
@@ -152,7 +152,7 @@ def upload_in_place(partial: Path, path: Path) -> Iterator[Callable[[], None]]:
 
     try:
         yield undo
-    except BaseException:
+    except BaseException:  # any exit, Ctrl-C too, gives the old copy back; then re-raised
         undone = True
         raise
     finally:
@@ -176,12 +176,14 @@ class KeptScrub:
 
     rewritten: list[str] = field(default_factory=list)  # posted files that lost lines
     deleted: list[str] = field(default_factory=list)  # files removed whole
-    paths: list[Path] = field(default_factory=list)  # both, where they are
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rewritten or self.deleted)
 
     def add(self, other: KeptScrub) -> None:
         self.rewritten += other.rewritten
         self.deleted += other.deleted
-        self.paths += other.paths
 
 
 def scrub(path: Path, forgotten: Sequence[Message]) -> KeptScrub:
@@ -197,7 +199,6 @@ def scrub(path: Path, forgotten: Sequence[Message]) -> KeptScrub:
     else:
         path.unlink(missing_ok=True)
         done.deleted.append(path.name)
-    done.paths.append(path)
     return done
 
 
