@@ -368,11 +368,12 @@ def formats(as_json: JsonOpt = False) -> None:
     """The chat-log formats `ingest` reads."""
     from memdistill.sources import get_parser, parser_names
 
-    described = {name: get_parser(name).description for name in parser_names()}
+    parsers = [get_parser(name) for name in parser_names()]
     if as_json:
         from memdistill.cli.render import emit_json
 
-        emit_json(described)
+        emit_json({p.name: {"description": p.description, "where": p.where} for p in parsers})
     else:
-        for name, description in described.items():
-            typer.echo(f"{name:<16} {description}")
+        for parser in parsers:
+            typer.echo(f"{parser.name:<16} {parser.description}")
+            typer.echo(f"{'':<16} where: {parser.where}")

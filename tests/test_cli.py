@@ -97,6 +97,9 @@ def test_show_rooms_room_stats_reindex_formats(store: Path) -> None:
     assert code == 0 and json.loads(out)["indexed"] == len(EXCHANGES)
     code, out = run("formats")
     assert code == 0 and "claude-code" in out and "locomo" in out
+    assert "where: ~/.claude/projects" in out
+    code, out = run("formats", "--json")
+    assert json.loads(out)["codex"]["where"].startswith("~/.codex/sessions")
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ def test_names_in_priority_order() -> None:
     for name, parser_class in PARSERS.items():
         parser = get_parser(name)
         assert isinstance(parser, parser_class) and isinstance(parser, Parser)
-        assert parser.name == name and parser.description
+        assert parser.name == name and parser.description and parser.where
 
 
 def test_unknown_name_lists_the_known_ones() -> None:

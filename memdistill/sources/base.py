@@ -20,6 +20,11 @@ class Parser(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Where a person finds this format's logs, in words (`memdistill formats`, the README).
+    where: ClassVar[str] = ""
+    #: Folders that hold this format's logs on a person's machine (``~`` is their home),
+    #: for finding logs without being told where; empty when the logs have no fixed home.
+    default_folders: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def sniff(self, path: Path, head: str) -> bool:

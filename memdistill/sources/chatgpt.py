@@ -44,6 +44,9 @@ _META_CONTENT = frozenset({"user_editable_context", "model_editable_context", "r
 class ChatGPTParser(Parser):
     name: ClassVar[str] = "chatgpt"
     description: ClassVar[str] = "ChatGPT data export (conversations.json)"
+    where: ClassVar[str] = (
+        "conversations.json in the data export zip (Settings > Data controls > Export)"
+    )
 
     def sniff(self, path: Path, head: str) -> bool:
         return (

@@ -67,6 +67,8 @@ class ClaudeCodeParser(Parser):
         "Claude Code session JSONL (~/.claude/projects/<project>/<session>.jsonl) and "
         "its sub-agent files"
     )
+    where: ClassVar[str] = "~/.claude/projects/<project>/<session>.jsonl"
+    default_folders: ClassVar[tuple[str, ...]] = ("~/.claude/projects",)
 
     def sniff(self, path: Path, head: str) -> bool:
         # every message line has sessionId and uuid; older files open with summary lines

@@ -52,6 +52,7 @@ class ClaudeConsoleParser(Parser):
     description: ClassVar[str] = (
         "Claude Code console text (/export or a saved terminal): `> ` prompts, `⏺` replies"
     )
+    where: ClassVar[str] = "/export in Claude Code, or a saved terminal"
 
     def sniff(self, path: Path, head: str) -> bool:
         lines = head.split("\n")

@@ -66,6 +66,8 @@ class CodexParser(Parser):
     description: ClassVar[str] = (
         "OpenAI Codex CLI rollout JSONL (~/.codex/sessions/.../rollout-*.jsonl)"
     )
+    where: ClassVar[str] = "~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl"
+    default_folders: ClassVar[tuple[str, ...]] = ("~/.codex/sessions",)
 
     def sniff(self, path: Path, head: str) -> bool:
         if not head.lstrip().startswith("{"):

@@ -77,6 +77,7 @@ class GenericParser(Parser):
     description: ClassVar[str] = (
         "Generic / OpenAI-style chat messages as JSON or JSONL (role, content, ...)"
     )
+    where: ClassVar[str] = "anything that can export a message list"
 
     def sniff(self, path: Path, head: str) -> bool:
         return looks_like_json(head) and '"role"' in head and '"content"' in head

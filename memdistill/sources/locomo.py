@@ -39,6 +39,7 @@ _DATE_FORMATS = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on 
 class LoCoMoParser(Parser):
     name: ClassVar[str] = "locomo"
     description: ClassVar[str] = "LoCoMo-style multi-session conversations with QA (locomo10.json)"
+    where: ClassVar[str] = "research corpora (locomo10.json)"
 
     def sniff(self, path: Path, head: str) -> bool:
         return looks_like_json(head) and (
