@@ -1,9 +1,10 @@
 """Split a conversation into exchanges and render an exchange as verbatim text.
 
 An exchange is a prompt plus everything until the next prompt. Only messages of kind
-"prompt" open one: tool results, meta lines and compaction summaries never do. Messages
-that come before the first prompt join the first exchange unless they hold content of
-their own (an agent that speaks first), so nothing is left behind.
+"prompt" open one: tool results, notifications, meta lines and compaction summaries never
+do. Messages that come before the first prompt join the first exchange unless they hold
+content of their own (an agent that speaks first), so nothing is left behind. An internal
+conversation (`Conversation.internal`) has no exchange: ingest keeps its messages loose.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ _LABELS = {
     "text": "Assistant",
     "thinking": "Assistant (thinking)",
     "tool_result": "Tool result",
+    "notification": "Notification",
 }
 
 
 def split_exchanges(conversation: Conversation) -> list[Exchange]:
     groups: list[list[Message]] = []
-    for message in unique_ids(conversation.messages):
+    messages = unique_ids(conversation.messages)
+    if conversation.internal:
+        return []  # the agent's own machinery: stored, never searched
+    for message in messages:
         if message.kind == "prompt" or not groups:
             groups.append([message])
         else:

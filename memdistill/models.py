@@ -19,12 +19,16 @@ Role = Literal["user", "assistant", "tool", "system"]
 #   thinking    an agent's reasoning block
 #   tool_call   an agent calling a tool (ToolCall attached)
 #   tool_result what a tool returned (user or tool role in the source)
-#   meta        kept verbatim but neither a prompt nor indexed: slash commands, caveats,
-#               compaction summaries, system prompts
-Kind = Literal["prompt", "text", "thinking", "tool_call", "tool_result", "meta"]
+#   notification an event the agent's harness injects into the running exchange, such as
+#               Claude Code's `<task-notification>` when a background command ends: tool
+#               traffic, never a prompt; indexed like a tool result, since it names the
+#               command and how it ended
+#   meta        kept verbatim but neither a prompt nor indexed: local slash commands and
+#               their output, caveats, compaction summaries, system prompts
+Kind = Literal["prompt", "text", "thinking", "tool_call", "tool_result", "notification", "meta"]
 
 INDEXED_KINDS: frozenset[str] = frozenset(
-    {"prompt", "text", "thinking", "tool_call", "tool_result"}
+    {"prompt", "text", "thinking", "tool_call", "tool_result", "notification"}
 )
 
 # The four searchable layers: (verbatim | distilled) text x (BM25 | vector) engine.
@@ -71,6 +75,9 @@ class Conversation:
     # The source gave no id, so the parser made one from the file (its name): the ingest
     # then scopes it by the file's path, so two files called chat.jsonl never share one.
     id_from_file: bool = False
+    # Why the agent's own machinery, not the person, held this conversation (a Claude Code
+    # compaction or warmup agent): its messages are stored, never split nor indexed.
+    internal: str | None = None
 
     def stored_id(self, path_key: str) -> str:
         """The id the store knows it by when read from the file at `path_key` (its resolved

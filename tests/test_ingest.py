@@ -140,7 +140,9 @@ def test_real_samples_ingest_without_problems(tmp_path: Path, shared_data: Path)
     with Memory.open(tmp_path / "store") as memory:
         report = memory.ingest([shared_data / f for f in files])
         assert report.problems == [] and report.files_failed == 0
-        assert report.exchanges_added == 5 + 1 + 19 + 28
+        # the sub-agent sample is a 2.0.x "Warmup" agent: stored, not an exchange
+        assert report.exchanges_added == 5 + 0 + 19 + 28
+        assert [c.why for c in report.internal] == ["warmup agent"]
         stats = memory.stats()
         assert stats.compression > 5
         hello = memory.search("hello_world.py", k=3, file="hello_world.py")

@@ -210,6 +210,9 @@ def test_real_subagent(shared_data: Path) -> None:
     (conversation,), _ = parse(shared_data / "claude-code-subagent.jsonl")
     assert conversation.source_id == "c45af7b1-cb7c-4e51-93db-8cbb250a877a:agent-af1ff21"
     assert [m.kind for m in conversation.messages] == ["prompt", "text"]
+    # its prompt is "Warmup": Claude Code 2.0.x warming a sub-agent up, nobody's request
+    assert conversation.internal == "warmup agent"
+    assert split_exchanges(conversation) == []
 
 
 def test_lone_surrogate_in_a_line_is_replaced(tmp_path: Path) -> None:
