@@ -1,6 +1,7 @@
-"""The Codex rollout parser, on both line shapes.
+"""The Codex rollout parser, on both line shapes and on Codex Desktop's prompts.
 
-No real rollout is stored here. The fixtures follow openai/codex `codex-rs/protocol`
+The real rollouts of ../shared/data/real/codex are pinned in test_real_logs.py; the ones
+here are the project's own. The fixtures follow openai/codex `codex-rs/protocol`
 (`models.rs` ResponseItem: message, reasoning, function_call(_output), custom_tool_call
 (_output), local_shell_call, web_search_call; `protocol.rs` RolloutItem: session_meta,
 response_item, compacted, turn_context, event_msg) and rollouts published by Codex CLI 0.46
@@ -33,6 +34,15 @@ def parse(path: Path) -> tuple[list[Conversation], list[Problem]]:
 @pytest.fixture
 def rollout(fixtures: Path) -> Path:
     return fixtures / "sources" / f"rollout-2025-10-29T09-14-00-{SESSION}.jsonl"
+
+
+DESKTOP = "019c5a2e-4b1f-7d30-9e8a-6f2b1c3d4e5f"
+
+
+@pytest.fixture
+def desktop(fixtures: Path) -> Path:
+    """Codex Desktop 0.128's shape: prompts only as `event_msg` user_message."""
+    return fixtures / "sources" / f"rollout-2026-03-02T10-15-00-{DESKTOP}.jsonl"
 
 
 @pytest.fixture
@@ -164,6 +174,11 @@ def test_odd_lines_become_problems(tmp_path: Path) -> None:
                 ],
             },
         },
+        {  # the same input as an event: not a second prompt
+            "timestamp": "2025-10-29T09:00:02Z",
+            "type": "event_msg",
+            "payload": {"type": "user_message", "message": "hi", "images": ["data:"]},
+        },
         {
             "timestamp": "2025-10-29T09:00:03Z",
             "type": "response_item",
@@ -185,17 +200,12 @@ def test_odd_lines_become_problems(tmp_path: Path) -> None:
             "type": "response_item",
             "payload": {"type": "ghost_snapshot", "ghost_commit": {}},
         },
-        {
-            "timestamp": "2025-10-29T09:00:07Z",
-            "type": "event_msg",
-            "payload": {"type": "user_message", "message": "hi"},
-        },
         {"what": "ever"},
     ]
     path = tmp_path / "rollout-odd.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     (conversation,), problems = parse(path)
-    assert [p.line for p in problems] == [2, 3, 4, 6, 9]
+    assert [p.line for p in problems] == [2, 3, 5, 7, 9]
     assert [(m.kind, m.text) for m in conversation.messages] == [
         ("prompt", "hi\n[image]"),
         ("tool_call", '{"arguments": "not json"}'),
@@ -225,3 +235,98 @@ def test_nothing_readable_raises(tmp_path: Path) -> None:
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     with pytest.raises(FormatError, match="no line"):
         parse(path)
+
+
+def test_desktop_prompts_are_user_message_events(desktop: Path) -> None:
+    (conversation,), problems = parse(desktop)
+    assert problems == []
+    exchanges = split_exchanges(conversation)
+    assert [e.prompt.strip().split("\n")[-1] for e in exchanges] == [
+        "why is the discounted total one cent low?",
+        "fix it with Decimal",
+        "and the screenshot?",
+    ]
+    assert exchanges[0].prompt.lstrip().startswith("# Files mentioned by the user:")
+    assert exchanges[2].prompt == "[image]\nand the screenshot?"  # the image it carried
+    assert [e.reply.split(":")[0] for e in exchanges] == [
+        "`apply_discount()` rounds a binary float with round(), which rounds half to even",
+        "Done",
+        "The screenshot shows the same one-cent gap on the discounted line; the fix covers it.",
+    ]
+    assert [t.name for t in exchanges[1].tool_calls] == ["apply_patch"]
+    # the turn_aborted event Codex writes itself is no prompt, nor a message at all
+    assert not any("turn_aborted" in m.text for m in conversation.messages)
+    assert [m.source_id for m in conversation.messages if m.kind == "prompt"] == [
+        f"{DESKTOP}:2",
+        f"{DESKTOP}:7",
+        f"{DESKTOP}:12",
+    ]
+
+
+@pytest.mark.parametrize("event_first", [False, True])
+def test_prompt_written_twice_is_one_prompt(tmp_path: Path, event_first: bool) -> None:
+    item = {
+        "timestamp": "2026-05-11T08:27:17Z",
+        "type": "response_item",
+        "payload": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "show tools"}],
+        },
+    }
+    event = {
+        "timestamp": "2026-05-11T08:27:17Z",
+        "type": "event_msg",
+        "payload": {"type": "user_message", "message": "show tools", "images": []},
+    }
+    reply = {
+        "timestamp": "2026-05-11T08:27:30Z",
+        "type": "response_item",
+        "payload": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Available tools: ..."}],
+        },
+    }
+    header = {"timestamp": "2026-05-11T08:26:55Z", "type": "session_meta", "payload": {"id": "s"}}
+    pair = [event, item] if event_first else [item, event]
+    # the same words typed again after the reply are a new prompt
+    lines = [header, *pair, reply, *pair, reply]
+    path = tmp_path / "rollout.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (conversation,), _ = parse(path)
+    exchanges = split_exchanges(conversation)
+    assert [e.prompt for e in exchanges] == ["show tools", "show tools"]
+    assert [e.source_id for e in exchanges] == ["s:2", "s:5"]  # the first of each pair
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<environment_context>\n  <cwd>/w</cwd>\n</environment_context>",
+        "# AGENTS.md instructions for /w\n\n<INSTRUCTIONS>\nRun tests.\n</INSTRUCTIONS>",
+        "<turn_aborted>\nThe user interrupted the previous turn.\n</turn_aborted>",
+        "<user_shell_command>\n<command>ls</command>\n</user_shell_command>",
+        "<skill>\n<name>brainstorming</name>\n</skill>",
+        "<subagent_notification>\n{}\n</subagent_notification>",
+    ],
+)
+def test_what_codex_writes_as_the_user_is_no_prompt(tmp_path: Path, text: str) -> None:
+    content = [{"type": "input_text", "text": text}]
+    lines = [
+        {"timestamp": "2026-05-11T08:26:55Z", "type": "session_meta", "payload": {"id": "s"}},
+        {
+            "timestamp": "2026-05-11T08:27:00Z",
+            "type": "response_item",
+            "payload": {"type": "message", "role": "user", "content": content},
+        },
+        {
+            "timestamp": "2026-05-11T08:27:00Z",
+            "type": "event_msg",
+            "payload": {"type": "user_message", "message": text},
+        },
+    ]
+    path = tmp_path / "rollout.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (conversation,), _ = parse(path)
+    assert [m.kind for m in conversation.messages] == ["meta"]

@@ -10,10 +10,15 @@ Response items: `message` (user -> prompt, assistant -> text, developer/system -
 `reasoning` (its summary text -> thinking; encrypted content is ignored), `function_call`,
 `custom_tool_call` (apply_patch: the patch text), `local_shell_call`, `web_search_call`
 -> tool_call, `function_call_output` / `custom_tool_call_output` -> tool_result.
-`event_msg` lines are skipped: user_message, agent_message and agent_reasoning repeat the
-response items, the rest (token_count, ...) is telemetry. `compacted` summaries are meta,
-and so are the injected user messages (`<environment_context>`, `<user_instructions>`,
-AGENTS.md instructions).
+`event_msg` `user_message` is what the person typed. The CLI (TUI 0.125 and earlier) also
+writes the prompt as a `response_item` user message next to it; Codex Desktop (0.128) writes
+only the event. So the first of the two in a turn's input is the prompt, and the other, with
+the same text before any reply, is dropped: nothing doubles and nothing is lost. The other
+`event_msg` lines are skipped: agent_message and agent_reasoning repeat the response items,
+the rest (token_count, task_started...) is telemetry. `compacted` summaries are meta, and so
+are the user messages Codex writes itself (its "contextual user messages": AGENTS.md and
+`<user_instructions>`, `<environment_context>`, `<turn_aborted>`, `<user_shell_command>` for
+a `!` command, `<skill>`, `<subagent_notification>`...), as a response item or an event.
 
 Ids: conversation = the session id (the file name's stem if the header is missing);
 message = the item's `id` when present (older files), else f"{session_id}:{line}".
@@ -36,7 +41,6 @@ from memdistill.sources.common import (
     dumps,
     iter_jsonl,
     parse_arguments,
-    starts_with_any,
     str_or_none,
     text_from_content,
     timestamp_or_report,
@@ -47,16 +51,26 @@ _ENVELOPE = re.compile(r'"type"\s*:\s*"(session_meta|response_item|turn_context|
 _CWD = re.compile(r"<cwd>([^<\n]+)</cwd>|Current working directory: *([^\n]+)")
 _STATE = re.compile(r'"record_type"\s*:\s*"state"')
 
-# User messages Codex writes itself at the start of a session or turn.
+# User messages Codex writes itself (codex-rs calls them contextual user messages), matched
+# without regard to case as Codex does.
 _INJECTED_PREFIXES = (
     "<environment_context>",
     "<user_instructions>",
-    "<INSTRUCTIONS>",
-    "# AGENTS.md instructions",
+    "<instructions>",
+    "# agents.md instructions",
+    "<agents_instructions>",
     "<permissions instructions>",
     "<user_shell_command>",
     "<turn_aborted>",
+    "<skill>",
+    "<skills_instructions>",
+    "<subagent_notification>",
+    "<multiagent_context>",
+    "<goal_context>",
+    "<context_update>",
+    "<recommended_plugins>",
 )
+_IMAGE_MARK = re.compile(r"\[image\]|</?image\b[^>]*>", re.IGNORECASE)
 _TOOL_CALLS = ("function_call", "custom_tool_call", "local_shell_call", "web_search_call")
 _TOOL_OUTPUTS = ("function_call_output", "custom_tool_call_output")
 
@@ -106,6 +120,7 @@ class _Rollout:
         self.session_id: str | None = None
         self.project: str | None = None
         self.messages: list[Message] = []
+        self.typed: set[str] = set()  # prompts of the input now being read, to meet their twin
 
     def conversation(self) -> Conversation:
         if self.session_id is None:
@@ -137,7 +152,9 @@ class _Rollout:
                     self._add(line, record.get("timestamp"), Message("", "assistant", "meta", text))
             elif kind == "turn_context":
                 self.project = self.project or str_or_none(payload.get("cwd"))
-            # event_msg: repeats the response items or is telemetry; not a message.
+            elif kind == "event_msg" and payload.get("type") == "user_message":
+                self._user_event(payload, line, record.get("timestamp"))
+            # other event_msg lines repeat the response items or are telemetry
         elif "record_type" in record:
             return  # older files' state markers
         elif isinstance(kind, str):
@@ -183,10 +200,12 @@ class _Rollout:
         if role == "assistant":
             return Message("", "assistant", "text", text)
         if role == "user":
-            kind: Kind = "meta" if starts_with_any(text, _INJECTED_PREFIXES) else "prompt"
+            kind: Kind = "meta" if _injected(text) else "prompt"
             if kind == "meta" and self.project is None and (found := _CWD.search(text)):
                 # older files carry the cwd only in their environment context
                 self.project = (found.group(1) or found.group(2)).strip()
+            if kind == "prompt" and self._typed_twice(text):
+                return None  # its user_message event came first
             return Message("", "user", kind, text)
         return Message("", "system", "meta", text)  # developer and system instructions
 
@@ -215,13 +234,38 @@ class _Rollout:
         arguments = parse_arguments(item.get("arguments"))
         return tool_call_message("", name, arguments, call_id, timestamp=None, line=line)
 
+    def _user_event(self, payload: JSONObject, line: int, timestamp: object) -> None:
+        """An `event_msg` user_message: the prompt, unless its response item came first."""
+        text = payload.get("message")
+        text = text if isinstance(text, str) else ""
+        images = [i for key in ("images", "local_images") for i in payload.get(key) or ()]
+        if images:
+            text = "\n".join(["[image]"] * len(images) + [text])
+        if not text.strip() or _injected(text) or self._typed_twice(text):
+            return
+        self._add(line, timestamp, Message("", "user", "prompt", text))
+
+    def _typed_twice(self, text: str) -> bool:
+        """Whether this prompt was already read, as the other record of the same input."""
+        key = " ".join(_IMAGE_MARK.sub(" ", text).split())
+        if key in self.typed:
+            return True
+        self.typed.add(key)
+        return False
+
     def _add(self, line: int, timestamp: object, message: Message) -> None:
+        if message.role in ("assistant", "tool"):
+            self.typed.clear()  # a reply began: the next prompt is a new input
         message.line = line
         message.timestamp = timestamp_or_report(timestamp, self.problems, self.path, line)
         self.messages.append(message)
 
     def _problem(self, line: int | None, message: str) -> None:
         self.problems(Problem(str(self.path), line, message))
+
+
+def _injected(text: str) -> bool:
+    return text.lstrip()[:40].lower().startswith(_INJECTED_PREFIXES)
 
 
 def _output_text(output: object) -> str:
