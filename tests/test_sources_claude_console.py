@@ -1,4 +1,5 @@
-"""The Claude Code console-text parser, on a hand-written screen and the real export."""
+"""The Claude Code console-text parser, on hand-written screens (macOS and Linux 2.1
+drawings) and the real export; the real Linux screens are pinned in test_real_logs.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from memdistill.errors import FormatError
 from memdistill.exchanges import split_exchanges
 from memdistill.models import Conversation, Problem
+from memdistill.sources import detect_parser
 from memdistill.sources.claude_console import ClaudeConsoleParser
 
 
@@ -161,3 +163,82 @@ def test_real_export(shared_data: Path) -> None:
     assert kinds["tool_call"] == kinds["tool_result"] == 123
     calls = Counter(m.tool.name for m in conversation.messages if m.tool)
     assert calls["Bash"] == 60 and calls["Call"] == 11
+
+
+@pytest.fixture
+def linux(fixtures: Path) -> Path:
+    """Claude Code 2.1 on Linux: `❯` prompts, `●` replies, the shell above the banner, the
+    input box below."""
+    return fixtures / "sources" / "claude-console-linux.txt"
+
+
+def test_linux_screen_is_detected(linux: Path) -> None:
+    assert detect_parser(linux).name == "claude-console"
+
+
+def test_linux_screen_structure(linux: Path) -> None:
+    (conversation,), problems = parse(linux)
+    assert problems == []
+    assert conversation.project == "~/src/invoice-app"  # under the banner's logo
+    exchanges = split_exchanges(conversation)
+    # not the shell's `❯ claude --resume ...`, nor the input box's `❯ Try "..."` hint
+    assert [e.prompt for e in exchanges] == [
+        "run the invoice tests in the background and fix what fails",
+        "/changelog round half up fix\nfor the discount rounding",  # its second line unindented
+    ]
+    assert [e.reply.split(":")[0] for e in exchanges] == [
+        "Starting with the discount path while the tests run.\nFixed",
+        'Added the entry under "Unreleased".',
+    ]
+    by_line = {m.line: m for m in conversation.messages}
+    assert [(by_line[n].kind, by_line[n].role) for n in (30, 31, 36)] == [
+        ("meta", "user"),  # /mcp ran locally: its output follows
+        ("meta", "tool"),
+        ("meta", "user"),  # the skill's expanded text, holding its arguments
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "tool_input"),
+    [
+        (12, "Bash", {"command": "pytest -q tests/"}),
+        (17, "Read", {"summary": "Read 1 file (ctrl+o to expand)"}),
+        (19, "Update", {"file_path": "src/invoice/totals.py"}),
+        (41, "Web Search", {"arg": '"keep a changelog unreleased section format"'}),
+        (44, "Plan", {"arg": "Draft the changelog line"}),  # the model's name is not the task's
+    ],
+)
+def test_linux_tool_calls(linux: Path, line: int, name: str, tool_input: dict[str, str]) -> None:
+    (conversation,), _ = parse(linux)
+    message = next(m for m in conversation.messages if m.line == line)
+    assert message.kind == "tool_call" and message.tool is not None
+    assert (message.tool.name, message.tool.input) == (name, tool_input)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "❯ systemctl status nginx\n● nginx.service - A high performance web server\n"
+        "   Loaded: loaded (/lib/systemd/system/nginx.service; enabled)\n",
+        "## Notes\n\n● first point\n● second point\n❯ a quote\n",
+    ],
+)
+def test_other_terminals_are_not_claude(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "session.log"
+    path.write_text(text)
+    assert not ClaudeConsoleParser().sniff(path, text)
+
+
+def test_slash_command_answered_is_a_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "screen.txt"
+    path.write_text(
+        "> /review the totals module\n\n⏺ Reviewing src/invoice/totals.py.\n\n"
+        "> /cost\n  ⎿  Total cost: $0.02\n\n> /clear\n> Start again: add tests.\n\n⏺ Added.\n"
+    )
+    (conversation,), _ = parse(path)
+    assert [(m.kind, m.text) for m in conversation.messages if m.role == "user"] == [
+        ("prompt", "/review the totals module"),  # the agent answers it
+        ("meta", "/cost"),  # local: printed output
+        ("meta", "/clear"),  # local: a new prompt follows, not its expansion
+        ("prompt", "Start again: add tests."),
+    ]
