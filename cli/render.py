@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,19 @@ def print_report(report: IngestReport) -> None:
         + (f", {forgotten} forgotten (not written back)" if forgotten else "")
         + f"   ({report.timings.get('total', 0.0):.1f} s)"
     )
+    if report.internal:
+        whys = Counter(conversation.why for conversation in report.internal)
+        typer.echo(
+            f"Internal agents: {len(report.internal)} stored, not indexed ("
+            + ", ".join(f"{n} {why}" for why, n in whys.most_common())
+            + ")"
+        )
+    if report.skipped:
+        typer.echo(f"Not chat logs, skipped ({len(report.skipped)}):")
+        for skipped in report.skipped[:50]:
+            typer.echo(f"  {skipped}")
+        if len(report.skipped) > 50:
+            typer.echo(f"  ... and {len(report.skipped) - 50} more (--json lists all)")
     if report.llm:
         print_llm_account(report.llm)
     if report.problems:
@@ -177,4 +191,5 @@ def print_llm_account(spent: dict[str, Any]) -> None:
 def report_json(report: IngestReport) -> dict[str, Any]:
     data = asdict(report)
     data["problems"] = [str(p) for p in report.problems]
+    data["skipped"] = [{"path": p.path, "why": p.message} for p in report.skipped]
     return data

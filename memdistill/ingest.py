@@ -10,6 +10,7 @@ midway redoes at most the unfinished files, skipping what was already stored.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,7 +45,18 @@ from memdistill.tombstones import sort_out
 # File endings a folder walk considers; a file named on the command line is always tried.
 WALK_SUFFIXES = frozenset({".jsonl", ".json", ".md", ".txt", ".log"})
 BATCH_SIZE = 128
+_JSON_KEY = re.compile(r'"([^"\\\n]{1,40})"\s*:')
 SAVE_EVERY_SECONDS = 60.0
+
+
+@dataclass(slots=True, frozen=True)
+class InternalConversation:
+    """A conversation the agent held with itself (a compaction or warmup agent): stored with
+    its messages, kept out of the exchanges and the indexes."""
+
+    path: str
+    conversation_id: str
+    why: str
 
 
 @dataclass
@@ -53,6 +65,8 @@ class IngestReport:
     files_unchanged: int = 0
     files_failed: int = 0
     files_skipped: int = 0  # found in a folder but not a chat log (a README, say)
+    skipped: list[Problem] = field(default_factory=list)  # those files, each with why
+    internal: list[InternalConversation] = field(default_factory=list)  # stored, not indexed
     conversations: int = 0
     exchanges_added: int = 0
     exchanges_updated: int = 0
@@ -183,6 +197,7 @@ class Ingestor:
                 report.problems.append(Problem(str(path), exc.line, _reason(exc)))
             else:  # a folder holds other files too; only a file you named must be a chat log
                 report.files_skipped += 1
+                report.skipped.append(Problem(str(path), None, _not_a_chat_log(data)))
             return False
         try:
             conversations = list(parser.parse(path, report.problems.append))
@@ -200,6 +215,10 @@ class Ingestor:
             conversation.source_id = self._stored_id(conversation, keys)
             conversation.project = conversation.project or project or parser.name
             report.conversations += 1
+            if conversation.internal:  # split into no exchange: its messages are kept loose
+                report.internal.append(
+                    InternalConversation(str(path), conversation.source_id, conversation.internal)
+                )
             # Deleted by `memdistill forget`: never written back.
             sorted_out = sort_out(self.store.db, self.tenant, conversation)
             exchanges = sorted_out.exchanges
@@ -407,6 +426,23 @@ def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[P
         else:
             report.files_failed += 1
             report.problems.append(Problem(str(path), None, "no such file or folder"))
+
+
+def _not_a_chat_log(data: bytes) -> str:
+    """Why a file found in a folder was skipped, with enough of it to tell a README from a
+    log in a format memdistill does not read."""
+    head = data[:4096]
+    if not head.strip():
+        return "empty file"
+    if b"\x00" in head:
+        return "binary file, not a chat log"
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    keys = list(dict.fromkeys(_JSON_KEY.findall(text)))[:6]
+    if text.startswith(("{", "[")) and keys:
+        return f"JSON in no chat-log format memdistill reads (keys: {', '.join(keys)})"
+    first = text.splitlines()[0].strip()
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f"no chat-log format recognises it (it starts {first!r})"
 
 
 def _reason(exc: Exception) -> str:
