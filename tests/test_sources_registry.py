@@ -13,6 +13,7 @@ from memdistill.models import Problem
 from memdistill.sources import PARSERS, detect_parser, get_parser, parser_names
 from memdistill.sources.base import HEAD_BYTES, Parser
 
+CLAUDE_2_1 = "claude-code-2.1/3b7e5c1a-9d42-4f6e-8a1b-2c9d7e4f6a10"  # a session and its sub-agents
 FIXTURE_FORMATS = {
     "claude-code-session.jsonl": "claude-code",
     "claude-code-agent-a7e3c91.jsonl": "claude-code",
@@ -24,6 +25,11 @@ FIXTURE_FORMATS = {
     "generic-conversation.json": "generic",
     "openai-chat.json": "generic",
     "locomo-mini.json": "locomo",
+    "claude-console-linux.txt": "claude-console",
+    "rollout-2026-03-02T10-15-00-019c5a2e-4b1f-7d30-9e8a-6f2b1c3d4e5f.jsonl": "codex",
+    f"{CLAUDE_2_1}.jsonl": "claude-code",
+    f"{CLAUDE_2_1}/subagents/agent-a4c81f2.jsonl": "claude-code",
+    f"{CLAUDE_2_1}/subagents/agent-acompact-7d2e1f.jsonl": "claude-code",
 }
 
 REAL_FORMATS = {
@@ -58,7 +64,9 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 
 def test_every_fixture_is_covered(fixtures: Path) -> None:
-    assert sorted(p.name for p in (fixtures / "sources").iterdir()) == sorted(FIXTURE_FORMATS)
+    sources = fixtures / "sources"
+    files = [str(p.relative_to(sources)) for p in sources.rglob("*") if p.is_file()]
+    assert sorted(files) == sorted(FIXTURE_FORMATS)
 
 
 @pytest.mark.parametrize(("name", "expected"), sorted(FIXTURE_FORMATS.items()))

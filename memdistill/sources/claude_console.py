@@ -65,7 +65,8 @@ class _Block:
 class ClaudeConsoleParser(Parser):
     name: ClassVar[str] = "claude-console"
     description: ClassVar[str] = (
-        "Claude Code console text (/export or a saved terminal): `> ` prompts, `⏺` replies"
+        "Claude Code console text (/export or a saved terminal): `> ` or `❯ ` prompts, "
+        "`⏺` or `●` replies"
     )
     where: ClassVar[str] = "/export in Claude Code, or a saved terminal"
 
