@@ -1,6 +1,7 @@
 """Ingest: files -> parsed conversations -> exchanges -> distilled, embedded, stored, indexed.
 
-Incremental by construction: an unchanged file (same sha256) is skipped whole; otherwise
+Incremental by construction: an unchanged file (same sha256, read by the same revision of
+its parser) is skipped whole; otherwise
 every exchange is compared with the stored one by content hash, so a re-ingest adds
 nothing and a grown session adds its new exchanges and completes the one that was cut off.
 A file counts as done only once all its exchanges are committed, so an ingest killed
@@ -25,7 +26,7 @@ from memdistill.index.layers import Indexes
 from memdistill.kept_scrub import recorded_sources
 from memdistill.models import Conversation, Exchange, Message, Problem
 from memdistill.native_memory import pin_mmap_threshold
-from memdistill.sources import detect_parser, get_parser
+from memdistill.sources import PARSERS, detect_parser, get_parser
 from memdistill.store import kept as kept_copies
 from memdistill.store.read import conversation_known, existing_exchanges, source_hash
 from memdistill.store.store import Store, now_db_time
@@ -108,7 +109,7 @@ class _OpenFile:
     source_row: int
     fmt: str
     size: int
-    sha256: str
+    fingerprint: str  # what `_read_before` compares with: its sha256 and the parser's revision
     last_item: int  # the file is done once this many work items are committed
     seen: set[tuple[int, str]]  # its exchanges as parsed now; others it wrote are gone
 
@@ -185,7 +186,7 @@ class Ingestor:
             report.problems.append(Problem(str(path), None, f"cannot read the file: {exc}"))
             return False
         sha256 = hashlib.sha256(data).hexdigest()
-        if source_hash(self.store.db, self.tenant, key) == sha256:
+        if _read_before(source_hash(self.store.db, self.tenant, key), sha256):
             report.files_unchanged += 1
             return False
         t0 = time.perf_counter()
@@ -256,10 +257,11 @@ class Ingestor:
                     self._flush(report)
         # A kept copy of what the service was sent must not keep them (a user's own file
         # elsewhere is theirs).
+        fingerprint = f"{sha256} {parser.name} r{parser.revision}"
         if is_kept and tombstoned and kept_copies.scrub(path, tombstoned).changed:
-            sha256 = ""  # the file is not what was read: read it again next time
+            fingerprint = ""  # the file is not what was read: read it again next time
         self._open_files.append(
-            _OpenFile(source_row, parser.name, len(data), sha256, self._enqueued, seen)
+            _OpenFile(source_row, parser.name, len(data), fingerprint, self._enqueued, seen)
         )
         self._close_finished_files()
         return True
@@ -346,7 +348,7 @@ class Ingestor:
             if file.last_item <= self._committed:
                 gone = retire_missing(self.store, self.tenant, file.source_row, file.seen)
                 self._report.exchanges_left_source += gone
-                mark_source_done(self.store, file.source_row, file.fmt, file.size, file.sha256)
+                mark_source_done(self.store, file.source_row, file.fmt, file.size, file.fingerprint)
                 self._bytes_done += file.size
             else:
                 still_open.append(file)
@@ -426,6 +428,16 @@ def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[P
         else:
             report.files_failed += 1
             report.problems.append(Problem(str(path), None, "no such file or folder"))
+
+
+def _read_before(recorded: str | None, sha256: str) -> bool:
+    """Whether these bytes were read before by the parser as it reads now: a source records
+    "<sha256> <format> r<revision>", so a parser that changed how it reads (a new
+    `Parser.revision`) reads its files again, and only those."""
+    digest, _, reader = (recorded or "").partition(" ")
+    name, _, revision = reader.partition(" r")
+    parser = PARSERS.get(name)
+    return digest == sha256 and parser is not None and revision == str(parser.revision)
 
 
 def _not_a_chat_log(data: bytes) -> str:

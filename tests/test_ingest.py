@@ -147,3 +147,28 @@ def test_real_samples_ingest_without_problems(tmp_path: Path, shared_data: Path)
         assert stats.compression > 5
         hello = memory.search("hello_world.py", k=3, file="hello_world.py")
         assert hello and all(any(f.path.endswith("hello_world.py") for f in h.files) for h in hello)
+
+
+def test_a_store_made_by_an_older_parser_is_read_again(
+    tmp_path: Path, fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file unchanged since an older memdistill read it is read again once its parser reads
+    differently (`Parser.revision`), so the store gets the new split; others stay skipped."""
+    from memdistill.sources.claude_code import ClaudeCodeParser
+
+    session = (
+        fixtures / "sources" / "claude-code-2.1" / "3b7e5c1a-9d42-4f6e-8a1b-2c9d7e4f6a10.jsonl"
+    )
+    with Memory.open(tmp_path / "store") as memory:
+        first = memory.ingest([session, log_file := write_generic(tmp_path / "notes.jsonl")])
+        assert first.exchanges_added == 5 + len(EXCHANGES)
+        # as a store written before revisions holds it: the bare sha256 of the session
+        db = memory.store.db
+        with memory.store.transaction():
+            db.execute("UPDATE sources SET sha256 = substr(sha256, 1, 64) WHERE path LIKE '%3b7e%'")
+        again = memory.ingest([session, log_file])
+        assert (again.files_unchanged, again.exchanges_skipped, again.exchanges_added) == (1, 5, 0)
+        monkeypatch.setattr(ClaudeCodeParser, "revision", ClaudeCodeParser.revision + 1)
+        bumped = memory.ingest([session, log_file])
+        assert (bumped.files_unchanged, bumped.exchanges_skipped) == (1, 5)
+        assert memory.ingest([session, log_file]).files_unchanged == 2

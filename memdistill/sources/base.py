@@ -25,6 +25,9 @@ class Parser(ABC):
     #: Folders that hold this format's logs on a person's machine (``~`` is their home),
     #: for finding logs without being told where; empty when the logs have no fixed home.
     default_folders: ClassVar[tuple[str, ...]] = ()
+    #: Bumped when the parser reads its files differently (another split, new kinds), so
+    #: stores read them again instead of keeping what the older revision made of them.
+    revision: ClassVar[int] = 1
 
     @abstractmethod
     def sniff(self, path: Path, head: str) -> bool:

@@ -102,6 +102,7 @@ class ClaudeCodeParser(Parser):
     )
     where: ClassVar[str] = "~/.claude/projects/<project>/<session>.jsonl"
     default_folders: ClassVar[tuple[str, ...]] = ("~/.claude/projects",)
+    revision: ClassVar[int] = 2  # issue 12: split as the person typed
 
     def sniff(self, path: Path, head: str) -> bool:
         # every message line has sessionId and uuid; older files open with summary lines

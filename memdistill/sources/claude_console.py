@@ -69,6 +69,7 @@ class ClaudeConsoleParser(Parser):
         "`⏺` or `●` replies"
     )
     where: ClassVar[str] = "/export in Claude Code, or a saved terminal"
+    revision: ClassVar[int] = 2  # issue 12: split as the person typed
 
     def sniff(self, path: Path, head: str) -> bool:
         lines = head.split("\n")

@@ -82,6 +82,7 @@ class CodexParser(Parser):
     )
     where: ClassVar[str] = "~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl"
     default_folders: ClassVar[tuple[str, ...]] = ("~/.codex/sessions",)
+    revision: ClassVar[int] = 2  # issue 12: split as the person typed
 
     def sniff(self, path: Path, head: str) -> bool:
         if not head.lstrip().startswith("{"):
