@@ -22,8 +22,8 @@ from memdistill.cli.llm_options import (
     TimeoutOpt,
     distiller_options,
 )
-from memdistill.config import DEFAULT_TENANT, parse_time
-from memdistill.errors import MemdistillError, QueryError
+from memdistill.config import DEFAULT_TENANT, parse_time, parse_weights
+from memdistill.errors import MemdistillError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 
@@ -209,14 +209,7 @@ def search(
     from memdistill.cli import render
 
     with handle_errors(as_json):
-        weight_values = None
-        if weights:
-            try:
-                weight_values = [float(w) for w in weights.split(",")]
-            except ValueError:
-                raise QueryError(
-                    f"--weights takes numbers separated by commas, not {weights!r}"
-                ) from None
+        weight_values = parse_weights(weights, "--weights")
         with open_memory(store, tenant) as memory:
             hits = memory.search(
                 query,

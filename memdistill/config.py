@@ -129,6 +129,19 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def parse_weights(value: str | None, name: str) -> list[float] | None:
+    """Convex fusion weights, one per layer, separated by commas: `0.7,0.3`."""
+    if not value:
+        return None
+    try:
+        weights = [float(w) for w in value.split(",")]
+    except ValueError:
+        weights = []
+    if not weights or not all(math.isfinite(w) for w in weights):
+        raise QueryError(f"{name} takes numbers separated by commas, not {value!r}")
+    return weights
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` is reachable only from this machine (servers without keys bind only
     to such an address)."""

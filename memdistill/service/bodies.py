@@ -244,13 +244,18 @@ class HistoryOut(BaseModel):
         return cls.model_validate({"at": entry.at, "action": entry.action, "detail": entry.detail})
 
 
-class ForgetIn(Body):
+class ForgetSelectorsIn(Body):
+    """Which exchanges a forget takes: every selector given must match (AND)."""
+
     ids: list[Id] = Field(default_factory=list, max_length=10_000)
     conversation: str | None = None
     project: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = Field(default=None, min_length=1)
+
+
+class ForgetIn(ForgetSelectorsIn):
     confirm: Literal[True] = Field(description="must be true: forgetting deletes for good")
 
 

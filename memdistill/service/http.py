@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memdistill import __version__
 from memdistill.api import Memory
+from memdistill.config import parse_weights
 from memdistill.errors import (
     ConfigError,
     FormatError,
@@ -69,6 +70,7 @@ from memdistill.service.guards import (
     validation_error,
 )
 from memdistill.service.keys import tenant_of_key
+from memdistill.service.page import add_page
 from memdistill.store import kept
 from memdistill.store.read import forgotten_messages
 from memdistill.store.store import Store
@@ -178,6 +180,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     app.add_middleware(BodyLimit, limit=service.body_limit)
+    add_page(app)  # the web page at / (its files hold no data: no key needed)
     app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(MemdistillError)
@@ -201,6 +204,10 @@ def create_app(service: Service) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=100)] = 10,
         mode: str = DEFAULT_MODE,
         fusion: str = DEFAULT_FUSION,
+        weights: Annotated[
+            str | None,
+            Query(max_length=200, description="convex fusion: one weight per layer, e.g. 0.7,0.3"),
+        ] = None,
         project: str | None = None,
         conversation: str | None = None,
         since: datetime | None = None,
@@ -209,8 +216,8 @@ def create_app(service: Service) -> FastAPI:
     ) -> list[HitOut]:
         """Ranked memories, distilled; `GET /v1/exchanges/{id}` drills down."""
         hits = service.memory(tenant).search(
-            q, k=k, mode=mode, fusion=fusion, project=project, conversation=conversation,
-            since=since, until=until, file=file,
+            q, k=k, mode=mode, fusion=fusion, weights=parse_weights(weights, "weights"),
+            project=project, conversation=conversation, since=since, until=until, file=file,
         )  # fmt: skip
         return [HitOut.of(h) for h in hits]
 
@@ -324,6 +331,9 @@ def create_app(service: Service) -> FastAPI:
             )  # fmt: skip
         return ForgetOut.of(report)
 
+    from memdistill.service.browse import router  # (it imports this module)
+
+    app.include_router(router)
     return app
 
 
