@@ -8,7 +8,7 @@ from memdistill.cli.evaluate import eval_app
 from memdistill.cli.forget import forget
 from memdistill.cli.mcp import mcp
 from memdistill.cli.refine import history, refine, restore
-from memdistill.cli.serve import keys_app, serve
+from memdistill.cli.serve import keys_app, serve, ui
 
 app.command()(distill)
 app.command()(forget)
@@ -17,6 +17,7 @@ for command in (refine, history, restore):
     app.command()(command)
 app.add_typer(eval_app)
 app.command()(serve)
+app.command()(ui)
 app.add_typer(keys_app)
 
 __all__ = ["app", "main"]

@@ -1,16 +1,24 @@
-"""`memdistill serve` (the HTTP API) and `memdistill keys` (its API keys)."""
+"""`memdistill serve` (the HTTP API and the web page), `memdistill ui` (the page on
+loopback, opened in the browser) and `memdistill keys` (the API's keys)."""
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
-from typing import Annotated
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from memdistill.cli.app import DEFAULT_TENANT, JsonOpt, StoreOpt, handle_errors
 from memdistill.config import check_tenant, is_loopback, resolve_store_path
 from memdistill.errors import ConfigError, DependencyError
+
+if TYPE_CHECKING:
+    from memdistill.service.http import Service
 
 keys_app = typer.Typer(name="keys", help="API keys of the HTTP service (each acts for one tenant).",
                        no_args_is_help=True)  # fmt: skip
@@ -37,15 +45,11 @@ def serve(
     store: StoreOpt = None,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn): ingest, search, drill-down, rooms,
-    feedback, refine, forget, stats. Requests need an API key (`memdistill keys create`)."""
+    feedback, refine, forget, stats; and the web page at /. Requests need an API key
+    (`memdistill keys create`); the page asks for one once per browser."""
     with handle_errors(False):
-        try:
-            from memdistill.service.http import Service, create_app, openapi_schema
-        except ImportError as exc:
-            raise DependencyError(
-                f"the HTTP service needs {exc.name or 'fastapi'}, which is not installed; "
-                "install the service extra: pip install 'memdistill[service]'"
-            ) from exc
+        _require_service()
+        from memdistill.service.http import openapi_schema
 
         if print_openapi:
             typer.echo(json.dumps(openapi_schema(), indent=2, sort_keys=True))
@@ -56,17 +60,92 @@ def serve(
                 "loopback address (127.0.0.1, ::1, localhost). Create API keys instead: "
                 "`memdistill keys create --tenant NAME`"
             )
-        service = Service(
-            resolve_store_path(store),
-            open_tenant=check_tenant(tenant) if no_auth else None,
-            max_upload_bytes=max_upload_mb * 2**20,
-        )
+        service = _service(store, tenant if no_auth else None, max_upload_mb)
+    where = "no auth, tenant " + tenant if no_auth else "API keys required"
+    print(f"memdistill serving {service.store_path} on http://{host}:{port} ({where}); "
+          f"the page: http://{host}:{port}/", file=sys.stderr)  # fmt: skip
+    _run(service, host, port)
+
+
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8787,
+    tenant: Annotated[str, typer.Option("--tenant", help="Whose memories.")] = DEFAULT_TENANT,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address; open no browser.")
+    ] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Browse your memory in the web browser: search, read, rooms, timeline, refine,
+    forget, stats. Serves the page on 127.0.0.1 without keys (this machine only), for
+    --tenant, and opens it; Ctrl+C stops it."""
+    host = "127.0.0.1"
+    with handle_errors(False):
+        _require_service()
+        with socket.socket() as probe:  # a clear message, not uvicorn's traceback
+            try:
+                probe.bind((host, port))
+            except OSError:
+                raise ConfigError(f"port {port} is in use (a `memdistill serve` already "
+                                  "running?); pass --port N") from None  # fmt: skip
+        service = _service(store, tenant, 64)
+    url = f"http://{host}:{port}/"
+    print(f"memdistill: {service.store_path} (tenant {tenant}) at {url}; Ctrl+C stops it",
+          file=sys.stderr)  # fmt: skip
+    _run(service, host, port, on_started=None if no_browser else _open_browser(url))
+
+
+def _require_service() -> None:
+    try:
+        import uvicorn  # noqa: F401
+
+        import memdistill.service.http  # noqa: F401
+    except ImportError as exc:
+        raise DependencyError(
+            f"the HTTP service needs {exc.name or 'fastapi'}, which is not installed; "
+            "install the service extra: pip install 'memdistill[service]'"
+        ) from exc
+
+
+def _service(store: Path | None, open_tenant: str | None, max_upload_mb: int) -> Service:
+    from memdistill.service.http import Service
+
+    return Service(
+        resolve_store_path(store),
+        open_tenant=check_tenant(open_tenant) if open_tenant is not None else None,
+        max_upload_bytes=max_upload_mb * 2**20,
+    )
+
+
+def _open_browser(url: str) -> Callable[[], None]:
+    def open_it() -> None:
+        import webbrowser
+
+        if not webbrowser.open(url):
+            print(f"memdistill: no browser found; open {url}", file=sys.stderr)
+
+    return open_it
+
+
+def _run(
+    service: Service, host: str, port: int, on_started: Callable[[], None] | None = None
+) -> None:
+    """Serve until interrupted; `on_started` runs once the server listens."""
     import uvicorn
 
-    where = "no auth, tenant " + tenant if no_auth else "API keys required"
-    print(f"memdistill serving {service.store_path} on http://{host}:{port} ({where})",
-          file=sys.stderr)  # fmt: skip
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    from memdistill.service.http import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(service), host=host, port=port,
+                                           log_level="warning"))  # fmt: skip
+    if on_started is not None:
+
+        def when_listening() -> None:
+            while not server.started and not server.should_exit:
+                threading.Event().wait(0.05)
+            if server.started:
+                on_started()
+
+        threading.Thread(target=when_listening, daemon=True).start()
+    server.run()
 
 
 @keys_app.command("create")
@@ -129,4 +208,4 @@ def keys_revoke(
     typer.echo(json.dumps({"revoked": key_id}) if as_json else f"Revoked key {key_id}.")
 
 
-__all__ = ["keys_app", "serve"]
+__all__ = ["keys_app", "serve", "ui"]

@@ -45,7 +45,7 @@ export function queryWords(query) {
 }
 
 function escapeRegExp(text) {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); // (a "u" regex refuses needless escapes)
 }
 
 // `text` as nodes, with each of `words` wrapped in <mark> (text nodes only, never HTML).

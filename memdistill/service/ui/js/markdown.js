@@ -35,8 +35,9 @@ const markdown = new Marked({
   gfm: true,
   breaks: true, // chat replies put line breaks where they mean them
   renderer: {
-    html({ text }) {
-      return escape(text); // raw HTML in a message is shown, never parsed
+    html({ text, block }) {
+      // Raw HTML in a message is shown as the text it is, never parsed.
+      return block ? `<pre class="plain">${escape(text)}</pre>\n` : escape(text);
     },
     code({ text, lang }) {
       const { html, language } = highlighted(text, lang);

@@ -7,6 +7,7 @@ import { hitCard } from "../hits.js";
 
 const DEBOUNCE_MS = 180;
 let modes = null; // the API's modes and fusions, asked once
+let filtersOpen = false; // kept open across searches once opened
 
 // A date field (YYYY-MM-DD, the person's own day) -> the instant its day starts, in UTC.
 export function dayStart(value, plusDays = 0) {
@@ -32,7 +33,7 @@ export async function searchView(root, { params, project, stillCurrent }) {
     autocomplete: "off", spellcheck: "false", "aria-label": "search",
   });
   const conversations = h("datalist#conversation-ids");
-  const filters = h("details.filters", { open: Object.keys(params).some((k) => !["q", "project"].includes(k)) },
+  const filters = h("details.filters", { open: filtersOpen || Object.keys(params).some((k) => !["q", "project"].includes(k)) },
     h("summary", {}, "filters"),
     h("div.grid", {},
       select("mode", "mode", modes.modes, params.mode || modes.default_mode),
@@ -49,6 +50,7 @@ export async function searchView(root, { params, project, stillCurrent }) {
   const form = h("form.search", { role: "search", onsubmit: (e) => e.preventDefault() }, q, filters);
   append(root, form, status, results);
   const weights = form.querySelector("#weights").closest("label");
+  filters.addEventListener("toggle", () => { filtersOpen = filters.open; });
 
   api.conversations({ project, limit: 200 }).then((list) => {
     conversations.replaceChildren(...list.map((c) => h("option", { value: c.conversation_id }, c.title || "")));
