@@ -229,3 +229,15 @@ def test_the_page_and_its_assets_are_served_from_the_package_under_a_strict_csp(
             assert list(vendored.glob("LICENSE*")), f"{vendored.name} ships without its licence"
     assert http.get("/v1/modes").headers["cache-control"] == "no-store"  # memories: never cached
     assert http.get("/ui/nothing.js").status_code == 404
+
+
+def test_every_file_of_the_page_is_package_data() -> None:
+    """pyproject's package-data globs take every file under service/ui/, so a wheel serves
+    the same page as a checkout (a new folder needs a new glob)."""
+    import tomllib
+
+    pyproject = tomllib.loads((UI.parents[2] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["memdistill"]
+    package = UI.parents[1]
+    shipped = {path for pattern in globs for path in package.glob(pattern) if path.is_file()}
+    assert {path for path in UI.rglob("*") if path.is_file()} <= shipped

@@ -237,9 +237,11 @@ def until(page: Any, condition: str) -> None:
     page.wait_for_function(f"() => {condition}")
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, top: bool = True) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        if top:
+            page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
@@ -337,7 +339,7 @@ def test_a_hit_opens_as_a_chat_with_its_place_and_history(
     page.locator("section.exchange.focused").wait_for()
     assert page.locator("section.exchange").count() == place["of"]
     assert page.locator("section.exchange.focused").get_attribute("id") == f"x{target}"
-    shot(page, "conversation")
+    shot(page, "conversation", top=False)
 
 
 def test_long_tool_output_is_collapsed_until_asked(

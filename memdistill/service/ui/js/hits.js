@@ -25,7 +25,7 @@ export function ranks(hit) {
 // A card linking to the drill-down; `extra` nodes go at its foot (buttons, reasons).
 export function hitCard(hit, { words = [], score = false, extra = [] } = {}) {
   const link = route("x", [hit.exchange_id], words.length ? { q: words.join(" ") } : {});
-  const files = (hit.files || []).slice(0, 6);
+  const files = (hit.files || []).slice(0, 4);
   const more = (hit.files || []).length - files.length;
   return h("article.hit", { dataset: { id: hit.exchange_id } },
     h("a.core", { href: link, "data-item": true }, markWords(hit.exchange_core, words)),
@@ -36,10 +36,10 @@ export function hitCard(hit, { words = [], score = false, extra = [] } = {}) {
       hit.project ? h("span.project", {}, hit.project) : null,
       score ? h("span.score", { title: "fused score" }, hit.score.toFixed(3)) : null,
       ranks(hit)),
-    hit.rooms && hit.rooms.length ? h("div.rooms", {}, hit.rooms.map((r) => roomChip(r, hit.project))) : null,
+    hit.rooms && hit.rooms.length ? h("div.chips", {}, hit.rooms.map((r) => roomChip(r, hit.project))) : null,
     files.length ? h("div.files", {},
       files.map((f) => h("span.file", { title: f.action }, h("span.action", {}, f.action), " ", markWords(f.path, words))),
-      more > 0 ? h("span.muted", {}, ` and ${more} more`) : null) : null,
+      more > 0 ? h("span.muted.small", {}, `and ${more} more`) : null) : null,
     hit.supersedes && hit.supersedes.length ? h("p.muted", {}, "supersedes: ",
       hit.supersedes.map((id) => h("a", { href: route("x", [id]) }, `[${id}] `))) : null,
     hit.merged && hit.merged.length ? h("p.muted", {}, "also said in: ",

@@ -47,7 +47,7 @@ export async function timelineView(root, { project, stillCurrent }) {
       h("span.muted", {}, ` ${count(d.exchanges, "exchange")} in ${count(d.conversations, "conversation")}, ` +
         `${new Date(d.first_at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}–` +
         `${new Date(d.last_at).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })}`),
-      h("div.rooms", {}, d.rooms.map((r) => roomChip(r, project)))))),
+      h("div.chips", {}, d.rooms.map((r) => roomChip(r, project)))))),
     days.length ? null : h("p", {}, "No dated exchanges yet."));
 }
 
