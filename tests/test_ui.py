@@ -191,8 +191,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def open_page(browser: Any, served: dict[str, Any]) -> Iterator[Callable[..., Any]]:
     """open_page(hash, key=alice's, viewport=DESKTOP) -> a page at url/#hash whose console
-    errors, page errors, failed requests and CSP violations are collected (and must stay
-    empty: asserted after the test)."""
+    errors, page errors, requests to anywhere but its server and CSP violations are
+    collected (and must stay empty: asserted after the test)."""
     contexts: list[Any] = []
     problems: list[str] = []
 
@@ -218,6 +218,13 @@ def open_page(browser: Any, served: dict[str, Any]) -> Iterator[Callable[..., An
                 problems.append(f"console: {message.text}")
 
         page.on("console", console)
+        origin = url or served["url"]
+
+        def request(asked: Any) -> None:  # the page asks its own server, nothing else
+            if not asked.url.startswith((origin + "/", "data:")):
+                problems.append(f"request elsewhere: {asked.url}")
+
+        page.on("request", request)
         page.goto((url or served["url"]) + "/" + (f"#/{hash}" if hash else ""))
         return page
 
