@@ -183,7 +183,7 @@ def timeline(
     exchanges are `GET /v1/exchanges?since=&until=`."""
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # (a folder: IsADirectoryError)
         raise QueryError(f"unknown time zone {tz!r}; give an IANA name such as "
                          "Europe/Paris or UTC") from exc  # fmt: skip
     return browse.timeline(_service(request).memory(tenant).store.db, tenant, project, zone)
