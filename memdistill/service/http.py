@@ -12,7 +12,8 @@ forget) runs one at a time per tenant. Posted messages and uploaded logs are kep
 re-posting extends a conversation incrementally. The server holds each tenant's `Memory`
 (its indexes in memory) from its first request until it stops. `docs/openapi.json` is
 this app's schema; the bodies are in `bodies.py`, the checks before an endpoint in
-`guards.py`.
+`guards.py`, the browsing endpoints the web page needs in `browse.py`, the page itself (at
+`/`) in `page.py`.
 """
 
 from __future__ import annotations
