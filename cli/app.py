@@ -26,6 +26,7 @@ from memdistill.config import DEFAULT_TENANT, parse_time, parse_weights
 from memdistill.errors import MemdistillError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
+from memdistill.sources import parser_names  # names only: no parser module is imported
 
 app = typer.Typer(
     name="memdistill",
@@ -79,7 +80,7 @@ def ingest(
         typer.Option(
             "--format",
             "-f",
-            help="Skip detection: claude-code, claude-console, chatgpt, codex, generic, locomo.",
+            help=f"Skip detection: {', '.join(parser_names())} (`memdistill formats`).",
         ),
     ] = None,
     project: Annotated[
@@ -359,7 +360,7 @@ def feedback(
 @app.command()
 def formats(as_json: JsonOpt = False) -> None:
     """The chat-log formats `ingest` reads."""
-    from memdistill.sources import get_parser, parser_names
+    from memdistill.sources import get_parser
 
     parsers = [get_parser(name) for name in parser_names()]
     if as_json:

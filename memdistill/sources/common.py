@@ -279,3 +279,12 @@ _JSON_HEAD = re.compile(r"^\s*[\[{]")
 
 def looks_like_json(head: str) -> bool:
     return bool(_JSON_HEAD.match(head))
+
+
+def is_json_lines(path: Path) -> bool:
+    """Whether the first line alone is a JSON object (a JSONL file), not part of a document."""
+    first = read_text(path).lstrip().split("\n", 1)[0]
+    try:
+        return isinstance(json.loads(first), dict)
+    except (json.JSONDecodeError, RecursionError):
+        return False

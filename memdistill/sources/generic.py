@@ -23,7 +23,6 @@ Timestamps: ISO 8601 or epoch seconds (or milliseconds).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,11 +35,11 @@ from memdistill.sources.base import Parser, ProblemSink
 from memdistill.sources.common import (
     JSONObject,
     dict_or_empty,
+    is_json_lines,
     iter_jsonl,
     looks_like_json,
     parse_arguments,
     read_json,
-    read_text,
     str_or_none,
     text_from_content,
     timestamp_or_report,
@@ -99,7 +98,7 @@ class GenericParser(Parser):
         try:
             data = read_json(path)
         except FormatError:
-            if not _is_json_lines(path):
+            if not is_json_lines(path):
                 raise
             yield from _jsonl(path, problems)  # JSONL saved under another name
             return
@@ -197,15 +196,6 @@ def _tool_calls(
 def _jsonl(path: Path, problems: ProblemSink) -> Iterator[tuple[int, JSONObject, str]]:
     for line, record in iter_jsonl(path, problems):
         yield line, record, f"{path.stem}:{line}" if "messages" in record else path.stem
-
-
-def _is_json_lines(path: Path) -> bool:
-    """Whether the first line alone is a JSON object (a JSONL file), not part of a document."""
-    first = read_text(path).lstrip().split("\n", 1)[0]
-    try:
-        return isinstance(json.loads(first), dict)
-    except (json.JSONDecodeError, RecursionError):
-        return False
 
 
 def _id(value: object) -> str | None:
