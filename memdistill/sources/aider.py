@@ -226,7 +226,7 @@ class _Reader:
                     in_meta = False
             elif block.kind == "output":
                 self._output(session, block, meta=in_meta)
-            else:
+            elif block.text != "---":  # 2023 files ruled a line before each prompt
                 echo, in_meta, reply = None, False, block.text
                 self._add(session, block.line, "assistant", "text", block.text)
         if session.messages:
