@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from memdistill.cli import app
 from memdistill.errors import ConfigError, FormatError
 from memdistill.models import Problem
 from memdistill.sources import PARSERS, detect_parser, get_parser, parser_names
@@ -30,6 +33,17 @@ FIXTURE_FORMATS = {
     f"{CLAUDE_2_1}.jsonl": "claude-code",
     f"{CLAUDE_2_1}/subagents/agent-a4c81f2.jsonl": "claude-code",
     f"{CLAUDE_2_1}/subagents/agent-acompact-7d2e1f.jsonl": "claude-code",
+    "aider-chat-history.md": "aider",
+    "session-2026-03-04T09-12-4f1c2a9b.json": "gemini",
+    "session-2026-05-02T14-30-9d3e7b21.jsonl": "gemini",
+    "logs.json": "gemini",
+    "gemini-stream-json.jsonl": "gemini-stream",
+    "sharegpt-conversations.json": "sharegpt",
+    "sharegpt-conversations.jsonl": "sharegpt",
+    "specstory-claude-code.md": "specstory",
+    "specstory-cursor.md": "specstory",
+    "specstory-cursor-2025-04.md": "specstory",
+    "specstory-cursor-2025-10.md": "specstory",
 }
 
 REAL_FORMATS = {
@@ -38,6 +52,9 @@ REAL_FORMATS = {
     "claude-code-console-export.md": "claude-console",
     "chatgpt-export-sample.json": "chatgpt",
     "locomo-dev.json": "locomo",
+    "real/gemini/logs.json": "gemini",
+    "real/gemini/session-2025-12-01T21-45-5b959dae.json": "gemini",
+    "real/gemini/session-2026-01-16T11-01-file-ops-37b7abef.json": "gemini",
 }
 
 
@@ -45,8 +62,13 @@ def test_names_in_priority_order() -> None:
     assert parser_names() == [
         "claude-code",
         "codex",
+        "gemini",
+        "gemini-stream",
         "chatgpt",
         "locomo",
+        "sharegpt",
+        "specstory",
+        "aider",
         "claude-console",
         "generic",
     ]
@@ -165,8 +187,38 @@ def test_parsers_survive_garbage(tmp_path: Path, name: str, garbage: str, suffix
 
 
 def test_import_has_no_side_effects() -> None:
-    code = "import memdistill.sources as s; print(len(s.parser_names()))"
+    code = (
+        "import sys, memdistill.sources as s; print(len(s.parser_names()));"
+        "print(sorted(m for m in sys.modules if m.startswith('memdistill.sources.')))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert result.stdout == "6\n" and result.stderr == ""
+    # the names cost no parser module: the CLI's help lists them at start-up
+    assert result.stdout == "11\n['memdistill.sources.base']\n" and result.stderr == ""
+
+
+def test_every_format_is_in_the_readme_table() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("## Formats", 1)[1].split("\n### ", 1)[0]
+    rows = {
+        line.split("|")[1].strip().strip("`")
+        for line in table.splitlines()
+        if line.startswith("| `")
+    }
+    assert rows == set(parser_names())
+    for name in parser_names():
+        where = get_parser(name).where
+        assert where, name
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}` |"))
+        assert row.count("|") == 4 and row.split("|")[3].strip(), f"{name}: no 'where' in README"
+
+
+def test_formats_command_lists_every_format_with_where() -> None:
+    result = CliRunner().invoke(app, ["formats", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert list(listed) == parser_names()
+    assert all(entry["where"] for entry in listed.values())
+    help_text = CliRunner().invoke(app, ["ingest", "--help"]).output
+    assert all(name in " ".join(help_text.split()) for name in parser_names())
