@@ -26,7 +26,7 @@ from memdistill.index.layers import Indexes
 from memdistill.kept_scrub import recorded_sources
 from memdistill.models import Conversation, Exchange, Message, Problem
 from memdistill.native_memory import pin_mmap_threshold
-from memdistill.sources import PARSERS, detect_parser, get_parser
+from memdistill.sources import PARSERS, detect_parser, get_parser, hidden_log_paths
 from memdistill.store import kept as kept_copies
 from memdistill.store.read import conversation_known, existing_exchanges, source_hash
 from memdistill.store.store import Store, now_db_time
@@ -413,15 +413,16 @@ def expand_paths(
 
 
 def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[Path, int, bool]]:
+    hidden_logs = hidden_log_paths()  # .aider.chat.history.md, .specstory/history/*.md
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in WALK_SUFFIXES
-                    and not any(part.startswith(".") for part in child.relative_to(path).parts)
-                ):
+                if not child.is_file() or child.suffix.lower() not in WALK_SUFFIXES:
+                    continue
+                inside = child.relative_to(path)
+                hidden = any(part.startswith(".") for part in inside.parts)
+                if not hidden or any(inside.match(pattern) for pattern in hidden_logs):
                     yield child, child.stat().st_size, False
         elif path.is_file():
             yield path, path.stat().st_size, True

@@ -222,3 +222,26 @@ def test_formats_command_lists_every_format_with_where() -> None:
     assert all(entry["where"] for entry in listed.values())
     help_text = CliRunner().invoke(app, ["ingest", "--help"]).output
     assert all(name in " ".join(help_text.split()) for name in parser_names())
+
+
+def test_folder_ingest_finds_agent_logs_under_hidden_names(fixtures: Path, tmp_path: Path) -> None:
+    """A project folder holds aider's and SpecStory's logs under dot names; other hidden
+    paths (.git, .venv) stay skipped."""
+    from memdistill.api import Memory
+
+    project = tmp_path / "shop"
+    (project / ".specstory" / "history").mkdir(parents=True)
+    (project / ".git").mkdir()
+    aider = (fixtures / "sources" / "aider-chat-history.md").read_text()
+    (project / ".aider.chat.history.md").write_text(aider)
+    (project / ".git" / "COMMIT_NOTES.md").write_text(aider)
+    specstory = fixtures / "sources" / "specstory-cursor.md"
+    (project / ".specstory" / "history" / "2025-12-09_16-41Z-rate-limit.md").write_text(
+        specstory.read_text()
+    )
+    with Memory.open(tmp_path / "store") as memory:
+        report = memory.ingest(project)
+        assert (report.files, report.problems) == (2, [])
+        assert report.exchanges_added == 4 + 2  # aider's four, SpecStory's two
+        projects = {row[0] for row in memory.store.db.execute("SELECT project FROM exchanges")}
+    assert projects == {str(project.resolve())}

@@ -55,11 +55,24 @@ class _Parsers(Mapping[str, type[Parser]]):
 
 PARSERS: Mapping[str, type[Parser]] = _Parsers()
 
-__all__ = ["FORMATS", "PARSERS", "Parser", "detect_parser", "get_parser", "parser_names"]
+__all__ = [
+    "FORMATS",
+    "PARSERS",
+    "Parser",
+    "detect_parser",
+    "get_parser",
+    "hidden_log_paths",
+    "parser_names",
+]
 
 
 def parser_names() -> list[str]:
     return list(FORMATS)
+
+
+def hidden_log_paths() -> tuple[str, ...]:
+    """Every format's `hidden_paths`: the hidden files a folder ingest does not skip."""
+    return tuple(pattern for parser in PARSERS.values() for pattern in parser.hidden_paths)
 
 
 def get_parser(name: str) -> Parser:

@@ -90,6 +90,7 @@ class AiderParser(Parser):
         "Aider chat history (.aider.chat.history.md): `#### ` prompts, `> ` aider output"
     )
     where: ClassVar[str] = f"{FILE_NAME} in each project aider ran in (its git root)"
+    hidden_paths: ClassVar[tuple[str, ...]] = (FILE_NAME,)
 
     def sniff(self, path: Path, head: str) -> bool:
         if path.name == FILE_NAME:

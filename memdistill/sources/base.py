@@ -28,6 +28,10 @@ class Parser(ABC):
     #: Bumped when the parser reads its files differently (another split, new kinds), so
     #: stores read them again instead of keeping what the older revision made of them.
     revision: ClassVar[int] = 1
+    #: Where this format's logs sit under a hidden name inside a project, as path patterns
+    #: matched from the right (`.specstory/history/*.md`): a folder ingest walks into them
+    #: though it skips every other hidden path (.git, .venv...).
+    hidden_paths: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def sniff(self, path: Path, head: str) -> bool:

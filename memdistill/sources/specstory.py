@@ -105,6 +105,7 @@ class SpecStoryParser(Parser):
         "SpecStory markdown exports of Cursor, Claude Code, Codex and Gemini CLI sessions"
     )
     where: ClassVar[str] = ".specstory/history/*.md in each project SpecStory saves"
+    hidden_paths: ClassVar[tuple[str, ...]] = (".specstory/history/*.md",)
 
     def sniff(self, path: Path, head: str) -> bool:
         return head.lstrip().startswith(_GENERATED)
