@@ -245,3 +245,23 @@ def test_folder_ingest_finds_agent_logs_under_hidden_names(fixtures: Path, tmp_p
         assert report.exchanges_added == 4 + 2  # aider's four, SpecStory's two
         projects = {row[0] for row in memory.store.db.execute("SELECT project FROM exchanges")}
     assert projects == {str(project.resolve())}
+
+
+NEW_FORMATS = {"aider", "gemini", "gemini-stream", "sharegpt", "specstory"}
+
+
+def test_new_formats_take_no_other_formats_file(shared_data: Path, fixtures: Path) -> None:
+    """Every real sample and fixture of the older formats is still detected as before: the
+    registry order puts specific sniffs first, and the new ones claim nothing else."""
+    for folder, expected in (("claude-code", "claude-code"), ("codex", "codex")):
+        for path in sorted((shared_data / "real" / folder).rglob("*.jsonl")):
+            assert detect_parser(path).name == expected, path
+    for path in sorted((shared_data / "real" / "claude-console").glob("*")):
+        try:
+            name = detect_parser(path).name
+        except FormatError:
+            continue  # Claude Code's Linux console glyphs: another part of issue 12
+        assert name not in NEW_FORMATS, path
+    for name, expected in FIXTURE_FORMATS.items():
+        if expected not in NEW_FORMATS:
+            assert detect_parser(fixtures / "sources" / name).name == expected
