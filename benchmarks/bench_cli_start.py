@@ -23,6 +23,27 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Run in the measured install: how many parser modules `import memdistill.sources` loads,
+# then how long loading every parser takes (after the CLI's own imports, as at start-up).
+_PARSER_COST = """
+import sys, time
+import memdistill.cli
+import memdistill.sources as registry
+loaded = [
+    m for m in sys.modules
+    if m.startswith("memdistill.sources.") and m[19:] not in ("base", "common")
+]
+for name in list(sys.modules):
+    if name.startswith("memdistill.sources."):
+        del sys.modules[name]
+del sys.modules["memdistill.sources"]
+t0 = time.perf_counter()
+import memdistill.sources as registry
+for name in registry.parser_names():
+    registry.get_parser(name)
+print(len(loaded), (time.perf_counter() - t0) * 1000)
+"""
+
 
 def run(command: list[str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child): CPU time suffers less from a busy machine."""
@@ -65,21 +86,22 @@ def main() -> None:
             f"  {exe:<48} {label:<7} wall {statistics.median(walls):.3f} ({min(walls):.3f})"
             f"  cpu {statistics.median(cpus):.3f} ({min(cpus):.3f})"
         )
-    print("\n== import time, cumulative (python -X importtime, median of 5, ms)")
+    print("\n== the parsers: modules that importing the registry loads, and the time to load")
+    print("   every parser module (what an eager registry adds to each start-up); 15 fresh")
+    print("   processes each, ms")
     for exe in exes:
         python = str(Path(exe).parent / "python")
-        for module in ("memdistill.cli", "memdistill.sources"):
-            figures = []
-            for _ in range(5):
-                out = subprocess.run(
-                    [python, "-X", "importtime", "-c", f"import {module}"],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                ).stderr
-                line = [ln for ln in out.splitlines() if ln.rstrip().endswith(f"| {module}")]
-                figures.append(int(line[-1].split("|")[1]) / 1000)
-            print(f"  {exe:<48} {module:<20} {statistics.median(figures):.1f}")
+        outs = [
+            subprocess.run(
+                [python, "-c", _PARSER_COST], check=True, capture_output=True, text=True
+            ).stdout.split()
+            for _ in range(15)
+        ]
+        figures = [float(out[1]) for out in outs]
+        print(
+            f"  {exe:<48} registry loads {outs[0][0]} parser modules; all parsers: "
+            f"min {min(figures):.1f}, median {statistics.median(figures):.1f}"
+        )
 
 
 if __name__ == "__main__":
