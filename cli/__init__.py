@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from memdistill.cli.app import app
+from memdistill.cli.capture import watch
 from memdistill.cli.distill import distill
 from memdistill.cli.evaluate import eval_app
 from memdistill.cli.forget import forget
+from memdistill.cli.hooks import hooks_app
 from memdistill.cli.mcp import mcp
 from memdistill.cli.refine import history, refine, restore
 from memdistill.cli.serve import keys_app, serve, ui
@@ -19,6 +21,8 @@ app.add_typer(eval_app)
 app.command()(serve)
 app.command()(ui)
 app.add_typer(keys_app)
+app.command()(watch)
+app.add_typer(hooks_app)
 
 __all__ = ["app", "main"]
 

@@ -47,6 +47,15 @@ TenantOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (errors too).")]
 ProjectOpt = Annotated[str | None, typer.Option("--project", "-p", help="Only this project.")]
+RootsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--root",
+        help="A project folder, or a folder of projects, holding per-project logs (Aider's "
+        ".aider.chat.history.md); repeatable. Default: `roots` under [capture] in the "
+        "store's config.toml.",
+    ),
+]
 
 
 @contextmanager
@@ -73,8 +82,12 @@ def open_memory(store: Path | None, tenant: str, *, create: bool = False, **kwar
 @app.command()
 def ingest(
     paths: Annotated[
-        list[Path], typer.Argument(help="Chat-log files or folders (searched recursively).")
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Chat-log files, folders (searched recursively) or export zips; none: "
+            "find every known agent's logs on this machine (--auto)."
+        ),
+    ] = None,
     format: Annotated[
         str | None,
         typer.Option(
@@ -100,18 +113,36 @@ def ingest(
     price_in: PriceInOpt = None,
     price_out: PriceOutOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    auto: Annotated[
+        bool,
+        typer.Option(
+            "--auto",
+            help="Find the logs: every known agent's folder, Aider histories under --root, "
+            "export zips in Downloads; say what was found, ingest each (the default with no "
+            "path).",
+        ),
+    ] = False,
+    roots: RootsOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --auto: say what was found, ingest nothing.")
+    ] = False,
     store: StoreOpt = None,
     tenant: TenantOpt = DEFAULT_TENANT,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest chat logs: parse, split into exchanges, distil, embed, store and index.
 
-    With --distiller llm, an OpenAI-compatible model distils (secrets redacted first;
-    answers cached, so re-ingesting costs nothing); what it fails on is distilled offline."""
+    With no path, finds them (--auto). With --distiller llm, an OpenAI-compatible model
+    distils (secrets redacted first; answers cached, so re-ingesting costs nothing); what it
+    fails on is distilled offline."""
     from memdistill.cli import render
 
     with handle_errors(as_json):
         options = distiller_options(distiller, locals())
+        if paths and (auto or roots or dry_run):
+            raise QueryError("give paths, or --auto (with --root, --dry-run), not both")
+        if not paths and format is not None:
+            raise QueryError("--format applies to the paths you name; --auto detects formats")
         if format is not None:
             from memdistill.sources import get_parser
 
@@ -121,6 +152,14 @@ def ingest(
             distiller_options=options,
         ) as memory:  # fmt: skip
             memory.distiller  # bad distiller settings fail before any work  # noqa: B018
+            if not paths:
+                from memdistill.cli.capture import ingest_auto, load_settings
+
+                settings = load_settings(memory, roots=roots)
+                ingest_auto(
+                    memory, settings, project, quiet=quiet, as_json=as_json, dry_run=dry_run
+                )
+                return
             if quiet or as_json or not sys.stderr.isatty():
                 report = memory.ingest(paths, format=format, project=project)
             else:

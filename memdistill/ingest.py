@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from memdistill.capture.archives import chat_members, is_archive, is_member, source_key
 from memdistill.distill.base import Distiller
 from memdistill.embed.base import Embedder
 from memdistill.errors import FormatError, MemdistillError
@@ -178,7 +179,7 @@ class Ingestor:
         self, path: Path, fmt: str | None, project: str | None, report: IngestReport, named: bool
     ) -> bool:
         """Parse a file and queue its new exchanges; False when it needs no more work."""
-        key = str(path.resolve())
+        key = source_key(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -210,7 +211,10 @@ class Ingestor:
         source_row = ensure_source(self.store, self.tenant, key, parser.name)
         seen: set[tuple[int, str]] = set()  # (conversation row, exchange id) in this file now
         tombstoned: list[Message] = []  # forgotten, yet in the file again
-        is_kept = kept_copies.kept_kind(self.store.folder, self.tenant, path) is not None
+        is_kept = (
+            not is_member(path)
+            and kept_copies.kept_kind(self.store.folder, self.tenant, path) is not None
+        )
         keys = [key, *self._earlier_paths(path, key)] if is_kept else [key]
         for conversation in conversations:
             conversation.source_id = self._stored_id(conversation, keys)
@@ -404,11 +408,11 @@ def expand_paths(
 ) -> Iterator[tuple[Path, int, bool]]:
     """(path, size, named on the command line) for files named directly and the
     chat-log-looking files below folders, in sorted order, each file once."""
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for path, size, named in _walk(paths, report):
-        resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
+        key = source_key(path)
+        if key not in seen:
+            seen.add(key)
             yield path, size, named
 
 
@@ -424,6 +428,18 @@ def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[P
                 hidden = any(part.startswith(".") for part in inside.parts)
                 if not hidden or any(inside.match(pattern) for pattern in hidden_logs):
                     yield child, child.stat().st_size, False
+        elif path.is_file() and is_archive(path):  # a data export, read in place
+            try:
+                members = chat_members(path)
+            except FormatError as exc:
+                report.files_failed += 1
+                report.problems.append(Problem(str(path), None, _reason(exc)))
+                continue
+            if not members:
+                report.files_failed += 1
+                report.problems.append(Problem(str(path), None, "no conversations*.json inside"))
+            for member, size in members:  # reads like a file: all a parser asks of a path
+                yield cast(Path, member), size, True
         elif path.is_file():
             yield path, path.stat().st_size, True
         else:
