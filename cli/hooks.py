@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -171,34 +170,3 @@ def _tail(path: Path, count: int) -> list[str]:
     except OSError:
         return []
     return [line for line in text.splitlines() if line.strip()][-count:] if count > 0 else []
-
-
-@hooks_app.command()
-def run(
-    agent: AgentArg,
-    foreground: Annotated[
-        bool, typer.Option("--foreground", help="Ingest now instead of handing it over.")
-    ] = False,
-    store: StoreOpt = None,
-    tenant: TenantOpt = DEFAULT_TENANT,
-) -> None:
-    """What the installed hook runs: reads the hook event's JSON on stdin, ingests its
-    transcript in the background, exits 0 at once (problems go to the store's hook log)."""
-    from memdistill.capture import hook_run
-
-    if sys.stdin.isatty():
-        typer.echo(
-            "error: this is what Claude Code runs as a hook: it reads the event's JSON on "
-            'stdin, e.g. echo \'{"transcript_path": "..."}\' | memdistill hooks run '
-            "claude-code",
-            err=True,
-        )
-        raise typer.Exit(1)
-    with handle_errors(False):
-        _settings_path(agent, None)  # an unknown agent is refused
-    data = sys.stdin.buffer.read(hook_run.MAX_INPUT + 1)
-    folder = _store_folder(store)
-    if foreground:
-        hook_run.ingest_session(data, folder, tenant)
-    else:
-        hook_run.hand_over(data, folder, tenant)

@@ -9,7 +9,7 @@ on two events, with no matcher (every occurrence):
 - `SessionEnd`: the session closed (/exit, /clear, logout), which also catches a last turn
   that was interrupted.
 
-The command (`memdistill hooks run claude-code`, `hook_run.py`) hands the work to a detached
+The command (`python -m memdistill.capture.hook_run claude-code`) hands the work to a detached
 process and exits 0 at once, so Claude Code never waits on an ingest, and never shows an
 error: problems go to the store's hook log. `timeout` bounds the hand-over only.
 
@@ -23,19 +23,19 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from memdistill.capture import hook_run
 from memdistill.capture.jsonfile import JsonFile
 from memdistill.config import DEFAULT_TENANT
 from memdistill.errors import ConfigError
 
-AGENT = "claude-code"
+AGENT = hook_run.AGENT
 EVENTS = ("Stop", "SessionEnd")
 TIMEOUT_SECONDS = 30  # the hand-over takes well under a second
-_OURS = re.compile(r"memdistill\S*\s.*\bhooks\s+run\s+claude-code\b")
+_OURS = re.compile(r"\bmemdistill\.capture\.hook_run\s+claude-code\b")
 
 
 def user_settings() -> Path:
@@ -50,13 +50,8 @@ def project_settings(project: Path) -> Path:
 
 
 def hook_command(store: Path, tenant: str = DEFAULT_TENANT) -> str:
-    """This interpreter running memdistill, with the store spelt out: Claude Code's
-    environment may have neither our PATH nor MEMDISTILL_HOME."""
-    words = [sys.executable, "-m", "memdistill.cli", "hooks", "run", AGENT]
-    words += ["--store", str(store.expanduser().absolute())]
-    if tenant != DEFAULT_TENANT:
-        words += ["--tenant", tenant]
-    return shlex.join(words)
+    """The shell command Claude Code runs (it hands it to a shell)."""
+    return shlex.join(hook_run.command(store.expanduser().absolute(), tenant))
 
 
 def is_ours(handler: object) -> bool:

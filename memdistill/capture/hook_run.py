@@ -1,9 +1,12 @@
-"""What Claude Code runs as memdistill's hook: `memdistill hooks run claude-code`.
+"""What Claude Code runs as memdistill's hook:
+`python -m memdistill.capture.hook_run claude-code --store STORE`.
 
 Claude Code waits for a hook's command, shows its failures, and for `Stop` reads exit code
 2 as "keep working". So the command reads the event's JSON, starts a detached process
 (its own session: it outlives Claude Code closing, and a hook timeout does not kill it)
-that ingests the session, and exits 0 within a fraction of a second, whatever happened.
+that ingests the session, and exits 0 within a fraction of a second, whatever happened
+(this module imports only the standard library and memdistill.config until the detached
+part needs more: Stop fires after every reply).
 Every run, and every problem, is one line in `<store>/logs/hooks.log` (rotated at 1 MB).
 
 The detached process queues behind any other automatic ingest of the store
@@ -14,6 +17,7 @@ it as `<session>/subagents/agent-*.jsonl`).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -26,6 +30,8 @@ from typing import Any
 
 from memdistill.config import DEFAULT_TENANT
 
+AGENT = "claude-code"
+MODULE = "memdistill.capture.hook_run"
 LOG_NAME = "hooks.log"
 LOG_BYTES = 1_000_000
 MAX_INPUT = 1_000_000  # a hook's JSON is a few hundred bytes
@@ -35,16 +41,45 @@ def log_path(store: Path) -> Path:
     return store / "logs" / LOG_NAME
 
 
+def command(store: Path, tenant: str = DEFAULT_TENANT, *, foreground: bool = False) -> list[str]:
+    """This interpreter running the hook, the store spelt out: Claude Code's environment
+    may have neither our PATH nor MEMDISTILL_HOME."""
+    words = [sys.executable, "-m", MODULE, AGENT, "--store", str(store)]
+    words += ["--tenant", tenant] if tenant != DEFAULT_TENANT else []
+    return words + (["--foreground"] if foreground else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {MODULE}", description="memdistill's hook: ingest the session"
+    )
+    parser.add_argument("agent", choices=[AGENT])
+    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--tenant", default=DEFAULT_TENANT)
+    parser.add_argument("--foreground", action="store_true", help="ingest now, not detached")
+    args = parser.parse_args(argv)
+    if sys.stdin.isatty():
+        print(f"{parser.prog}: Claude Code runs this with the hook event's JSON on stdin, e.g. "
+              f"echo '{{\"transcript_path\": \"...\"}}' | {parser.prog} {AGENT} --store DIR",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    data = sys.stdin.buffer.read(MAX_INPUT + 1)
+    store = args.store.expanduser().absolute()
+    if args.foreground:
+        ingest_session(data, store, args.tenant)
+    else:
+        hand_over(data, store, args.tenant)
+    return 0
+
+
 def hand_over(stdin: bytes, store: Path, tenant: str = DEFAULT_TENANT) -> None:
     """The hook itself: check the event, start the ingest detached, return. Never raises."""
     log = _logger(store)
     try:
         event = _event(stdin)
-        command = [sys.executable, "-m", "memdistill.cli", "hooks", "run", "claude-code",
-                   "--store", str(store), "--tenant", tenant, "--foreground"]  # fmt: skip
         with open(log_path(store), "ab") as errors:  # a crash before logging starts lands here
             child = subprocess.Popen(
-                command,
+                command(store, tenant, foreground=True),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
@@ -141,3 +176,7 @@ def _logger(store: Path) -> logging.Logger:
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
         log.addHandler(handler)
     return log
+
+
+if __name__ == "__main__":
+    sys.exit(main())
