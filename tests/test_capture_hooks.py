@@ -32,7 +32,7 @@ USER_SETTINGS = {
         "PostToolUse": [
             {
                 "matcher": "Edit|Write",
-                "hooks": [{"type": "command", "command": "npx prettier --write \"$FILE\""}],
+                "hooks": [{"type": "command", "command": 'npx prettier --write "$FILE"'}],
             }
         ],
     },
