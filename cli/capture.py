@@ -153,7 +153,7 @@ def _summary(report: IngestReport) -> str:
     ]
     if details:
         parts[0] += f" ({', '.join(details)})"
-    parts.append(f"{report.exchanges_added} exchanges added")
+    parts.append(f"{_count(report.exchanges_added, 'exchange')} added")
     if report.exchanges_updated:
         parts.append(f"{report.exchanges_updated} updated")
     return ", ".join(parts)
