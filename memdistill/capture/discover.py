@@ -60,9 +60,14 @@ class Discovery:
     looked: list[Looked] = field(default_factory=list)
 
 
-def discover(roots: Sequence[Path] = (), export_folders: Sequence[Path] = ()) -> Discovery:
+def discover(
+    roots: Sequence[Path] = (), export_folders: Sequence[Path] = (), *, agents: bool = True
+) -> Discovery:
+    """What is where: the agents' folders (unless `agents` is False), per-project logs
+    under `roots`, export zips in `export_folders`."""
     discovery = Discovery()
-    _default_folders(discovery)
+    if agents:
+        _default_folders(discovery)
     _project_files(discovery, roots)
     _exports(discovery, export_folders)
     return discovery

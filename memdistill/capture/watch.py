@@ -25,7 +25,7 @@ from watchdog.observers import Observer
 
 from memdistill.capture.archives import is_archive
 from memdistill.capture.ingesting import ingest_queued
-from memdistill.errors import FormatError
+from memdistill.errors import ConfigError, FormatError, StoreError
 
 if TYPE_CHECKING:
     from memdistill.api import Memory
@@ -181,8 +181,10 @@ class Watcher:
             return
         try:
             report = ingest_queued(self.memory, paths)
-        except FormatError as exc:  # a store-level problem is raised; a bad file is not
-            self.on_event(WatchEvent(kind, path, error=str(exc)))
+        except (ConfigError, StoreError):
+            raise  # the settings or the store: every ingest would fail the same way
+        except Exception as exc:  # one file's trouble must not end a watcher meant to run
+            self.on_event(WatchEvent(kind, path, error=f"{type(exc).__name__}: {exc}"))
             return
         self.on_event(WatchEvent(kind, path, report))
 
