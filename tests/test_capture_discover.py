@@ -250,3 +250,22 @@ def test_a_folder_named_by_an_unset_variable_is_not_looked_for(
     monkeypatch.setenv("MEMDISTILL_TEST_AGENT_HOME", str(home / "agent"))
     found = {f.format: f for f in discover().found}
     assert found["relocated"].where == logs and found["relocated"].files == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "place"),
+    [("aider", "proj/.aider.chat.history.md"), ("specstory", "proj/.specstory/history/a.md")],
+)
+def test_per_project_formats_are_found_by_their_parsers_project_files(
+    name: str, place: str, tmp_path: Path
+) -> None:
+    """Once a per-project format is registered, its parser says which files it reads in a
+    project, and nothing else is needed for `ingest --root` to find them."""
+    if name not in PARSERS:
+        pytest.skip(f"no {name} parser registered")
+    assert PARSERS[name].project_files, f"{name} sets no project_files"
+    path = tmp_path / "code" / place
+    path.parent.mkdir(parents=True)
+    path.write_text("#### hello\n")
+    found = discover([tmp_path / "code"], agents=False).found
+    assert [(f.format, f.paths) for f in found] == [(name, [path])]

@@ -228,3 +228,15 @@ def test_watch_with_nothing_to_watch_says_so(
     assert "nothing to watch" in result.output and "~/.claude/projects" in result.output
     result = CliRunner().invoke(app, ["watch", str(tmp_path / "nope")])
     assert result.exit_code == 1 and "no such file or folder" in result.output
+
+
+def test_a_folder_that_cannot_be_watched_is_a_clear_error(tmp_path: Path) -> None:
+    from memdistill.api import Memory
+    from memdistill.capture.watch import Watcher
+    from memdistill.errors import ConfigError
+
+    with Memory.open(tmp_path / "store") as memory:
+        watcher = Watcher(memory, [Target(tmp_path / "gone", "folder")], settle=1, max_wait=5,
+                          on_event=lambda event: None)  # fmt: skip
+        with pytest.raises(ConfigError, match="cannot watch the folders"):
+            watcher.run()

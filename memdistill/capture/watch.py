@@ -12,6 +12,7 @@ ingested then (an unchanged file costs one read and hash).
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -161,7 +162,17 @@ class Watcher:
         for target in self.targets:
             handler = _Handler(target, self.pending)
             observer.schedule(handler, str(target.watched), recursive=target.recursive)
-        observer.start()  # before catching up: what changes meanwhile is pending
+        try:
+            observer.start()  # before catching up: what changes meanwhile is pending
+        except OSError as exc:
+            observer.stop()
+            hint = (
+                " (on Linux: sudo sysctl fs.inotify.max_user_watches=524288, or watch fewer "
+                "folders)"
+                if exc.errno in (errno.ENOSPC, errno.EMFILE)
+                else ""
+            )
+            raise ConfigError(f"cannot watch the folders: {exc.strerror or exc}{hint}") from exc
         try:
             for target in self.targets:
                 self._ingest("caught-up", target.path, target.catch_up_paths())
