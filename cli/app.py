@@ -52,8 +52,8 @@ RootsOpt = Annotated[
     typer.Option(
         "--root",
         help="A project folder, or a folder of projects, holding per-project logs (Aider's "
-        ".aider.chat.history.md); repeatable. Default: `roots` under [capture] in the "
-        "store's config.toml.",
+        ".aider.chat.history.md); repeatable. Default: `roots` in the capture table of "
+        "the store's config.toml.",
     ),
 ]
 

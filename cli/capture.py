@@ -180,7 +180,10 @@ def _size(n: int) -> str:
 def watch(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or folders to watch (default: every known agent's folder)."),
+        typer.Argument(
+            help="Files or folders to watch (default: every known agent's folder, the "
+            "per-project logs under --root, export zips landing in the downloads folder)."
+        ),
     ] = None,
     roots: RootsOpt = None,
     settle: Annotated[
