@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from memdistill.capture.archives import chat_members, is_archive, is_member, source_key
+from memdistill.capture.archives import (
+    archive_of,
+    chat_members,
+    is_archive,
+    is_member,
+    source_key,
+)
 from memdistill.distill.base import Distiller
 from memdistill.embed.base import Embedder
 from memdistill.errors import FormatError, MemdistillError
@@ -180,6 +186,14 @@ class Ingestor:
     ) -> bool:
         """Parse a file and queue its new exchanges; False when it needs no more work."""
         key = source_key(path)
+        if is_member(path) and kept_copies.kept_kind(
+            self.store.folder, self.tenant, archive_of(path)
+        ):
+            # A forget scrubs the service's kept copies by parsing them, and opens no zip.
+            report.files_failed += 1
+            why = "a zip sent to the service is not read: send the conversations.json in it"
+            report.problems.append(Problem(str(path), None, why))
+            return False
         try:
             data = path.read_bytes()
         except OSError as exc:

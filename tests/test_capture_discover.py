@@ -269,3 +269,20 @@ def test_per_project_formats_are_found_by_their_parsers_project_files(
     path.write_text("#### hello\n")
     found = discover([tmp_path / "code"], agents=False).found
     assert [(f.format, f.paths) for f in found] == [(name, [path])]
+
+
+def test_a_zip_sent_to_the_service_is_not_read(tmp_path: Path, fixtures: Path) -> None:
+    """A forget scrubs the service's kept copies by parsing them and opens no zip, so a
+    kept zip is refused rather than read (its conversations would outlive a forget)."""
+    from memdistill.api import Memory
+    from memdistill.store import kept
+
+    with Memory.open(tmp_path / "store") as memory:
+        upload = kept.upload_path(memory.store.folder, memory.tenant, "export.zip")
+        upload.parent.mkdir(parents=True, exist_ok=True)
+        chatgpt_export(upload, conversations(fixtures), 1.7e9)
+        report = memory.ingest([upload])
+        assert report.files_failed == 1 and report.exchanges_added == 0
+        assert "send the conversations.json in it" in str(report.problems[0])
+        own = chatgpt_export(tmp_path / "mine.zip", conversations(fixtures), 1.7e9)
+        assert memory.ingest([own]).exchanges_added > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import TypeGuard
 
 from memdistill.errors import FormatError
 
@@ -41,14 +42,18 @@ def chat_members(path: Path) -> list[tuple[zipfile.Path, int]]:
     return [(zipfile.Path(path, info.filename), info.file_size) for info in infos]
 
 
-def is_member(path: object) -> bool:
+def is_member(path: object) -> TypeGuard[zipfile.Path]:
     return isinstance(path, zipfile.Path)
+
+
+def archive_of(member: zipfile.Path) -> Path:
+    """The zip a member is read from."""
+    return Path(str(member.root.filename))
 
 
 def source_key(path: Path | zipfile.Path) -> str:
     """The path a source is recorded under: a file's resolved path, a member's zip path
     resolved plus its name inside (`/home/me/Downloads/export.zip/conversations.json`)."""
     if isinstance(path, zipfile.Path):
-        archive = Path(str(path.root.filename)).resolve()
-        return f"{archive}/{path.at}"
+        return f"{archive_of(path).resolve()}/{path.at}"
     return str(path.resolve())
