@@ -96,8 +96,25 @@ def combined(reports: list[IngestReport]) -> IngestReport:
         total.problems += report.problems
         for stage, seconds in report.timings.items():
             total.time(stage, seconds)
-        total.llm = report.llm or total.llm
+        if report.llm:
+            total.llm = _add_accounts(total.llm or {}, report.llm)
     return total
+
+
+def _add_accounts(before: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    """Two runs' LLM accounts as one: counters and cost added, settings as the last."""
+    out = {**before, **more}
+    for name, value in more.items():
+        earlier = before.get(name)
+        if name in ("price_in", "price_out") or isinstance(value, bool):
+            continue
+        if isinstance(value, int | float) and isinstance(earlier, int | float):
+            out[name] = earlier + value
+    reasons = dict(before.get("fallback_reasons") or {})
+    for reason, n in (more.get("fallback_reasons") or {}).items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    out["fallback_reasons"] = reasons
+    return out
 
 
 def _print_found(discovery: Discovery) -> None:

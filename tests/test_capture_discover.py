@@ -286,3 +286,29 @@ def test_a_zip_sent_to_the_service_is_not_read(tmp_path: Path, fixtures: Path) -
         assert "send the conversations.json in it" in str(report.problems[0])
         own = chatgpt_export(tmp_path / "mine.zip", conversations(fixtures), 1.7e9)
         assert memory.ingest([own]).exchanges_added > 0
+
+
+def test_per_source_reports_add_up() -> None:
+    from memdistill.cli.capture import combined
+    from memdistill.ingest import IngestReport
+    from memdistill.models import Problem
+
+    account = {"distiller": "llm", "requests": 3, "prompt_tokens": 900, "cost_usd": 0.5,
+               "price_in": 1.0, "price_out": 2.0, "fallback_reasons": {"timeout": 1}}  # fmt: skip
+    one = IngestReport(files=2, exchanges_added=5, llm=account,
+                       problems=[Problem("a.jsonl", 3, "bad line")])  # fmt: skip
+    one.time("total", 1.5)
+    more = {**account, "fallback_reasons": {"timeout": 2, "refused": 1}}
+    two = IngestReport(files=1, files_unchanged=1, exchanges_added=1, llm=more)
+    two.time("total", 0.5)
+    total = combined([one, two, IngestReport()])
+    assert (total.files, total.files_unchanged, total.exchanges_added) == (3, 1, 6)
+    assert total.timings == {"total": 2.0} and len(total.problems) == 1
+    assert total.llm is not None
+    assert (total.llm["requests"], total.llm["prompt_tokens"], total.llm["cost_usd"]) == (
+        6,
+        1800,
+        1.0,
+    )
+    assert total.llm["price_in"] == 1.0
+    assert total.llm["fallback_reasons"] == {"timeout": 3, "refused": 1}
