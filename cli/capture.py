@@ -250,10 +250,10 @@ def _watch_targets(paths: list[Path] | None, settings: CaptureSettings) -> list[
         if missing:
             raise ConfigError(f"no such file or folder: {', '.join(missing)}")
         return targets_for(paths)
-    targets = [Target(folder, "folder") for _, folder in agent_folders() if folder.is_dir()]
+    targets = [Target(f.absolute(), "folder") for _, f in agent_folders() if f.is_dir()]
     for found in discover(settings.root_folders(), agents=False).found:
         targets += [Target(p.absolute(), "file") for p in found.paths]
-    targets += [Target(f, "exports") for f in settings.export_folders() if f.is_dir()]
+    targets += [Target(f.absolute(), "exports") for f in settings.export_folders() if f.is_dir()]
     if not targets:
         where = ", ".join(_short(f) for _, f in agent_folders())
         raise ConfigError(
