@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -90,10 +90,12 @@ def combined(reports: list[IngestReport]) -> IngestReport:
 
     total = IngestReport()
     for report in reports:
-        for name, value in asdict(report).items():
-            if isinstance(value, int):
+        for name in (f.name for f in fields(report)):
+            value = getattr(report, name)
+            if isinstance(value, int):  # counters
                 setattr(total, name, getattr(total, name) + value)
-        total.problems += report.problems
+            elif isinstance(value, list):  # problems, skipped files, internal agents
+                getattr(total, name).extend(value)
         for stage, seconds in report.timings.items():
             total.time(stage, seconds)
         if report.llm:

@@ -296,14 +296,15 @@ def test_per_source_reports_add_up() -> None:
     account = {"distiller": "llm", "requests": 3, "prompt_tokens": 900, "cost_usd": 0.5,
                "price_in": 1.0, "price_out": 2.0, "fallback_reasons": {"timeout": 1}}  # fmt: skip
     one = IngestReport(files=2, exchanges_added=5, llm=account,
-                       problems=[Problem("a.jsonl", 3, "bad line")])  # fmt: skip
+                       problems=[Problem("a.jsonl", 3, "bad line")],
+                       skipped=[Problem("README.md", None, "no parser")])  # fmt: skip
     one.time("total", 1.5)
     more = {**account, "fallback_reasons": {"timeout": 2, "refused": 1}}
     two = IngestReport(files=1, files_unchanged=1, exchanges_added=1, llm=more)
     two.time("total", 0.5)
     total = combined([one, two, IngestReport()])
     assert (total.files, total.files_unchanged, total.exchanges_added) == (3, 1, 6)
-    assert total.timings == {"total": 2.0} and len(total.problems) == 1
+    assert total.timings == {"total": 2.0} and len(total.problems) == len(total.skipped) == 1
     assert total.llm is not None
     assert (total.llm["requests"], total.llm["prompt_tokens"], total.llm["cost_usd"]) == (
         6,
