@@ -23,7 +23,7 @@ from memdistill.cli.llm_options import (
     distiller_options,
 )
 from memdistill.config import DEFAULT_TENANT, parse_time, parse_weights
-from memdistill.errors import MemdistillError
+from memdistill.errors import ConfigError, MemdistillError
 from memdistill.retrieve.fusion import DEFAULT_FUSION
 from memdistill.retrieve.modes import DEFAULT_MODE
 from memdistill.sources import parser_names  # names only: no parser module is imported
@@ -140,9 +140,9 @@ def ingest(
     with handle_errors(as_json):
         options = distiller_options(distiller, locals())
         if paths and (auto or roots or dry_run):
-            raise QueryError("give paths, or --auto (with --root, --dry-run), not both")
+            raise ConfigError("give paths, or --auto (with --root, --dry-run), not both")
         if not paths and format is not None:
-            raise QueryError("--format applies to the paths you name; --auto detects formats")
+            raise ConfigError("--format applies to the paths you name; --auto detects formats")
         if format is not None:
             from memdistill.sources import get_parser
 
