@@ -430,17 +430,22 @@ def expand_paths(
             yield path, size, named
 
 
+def in_folder_walk(inside: Path, hidden_logs: tuple[str, ...]) -> bool:
+    """Whether a folder ingest reads the file at `inside` (relative to the folder): a
+    chat-log ending, and no hidden part unless it is where a format keeps its logs."""
+    if inside.suffix.lower() not in WALK_SUFFIXES:
+        return False
+    hidden = any(part.startswith(".") for part in inside.parts)
+    return not hidden or any(inside.match(pattern) for pattern in hidden_logs)
+
+
 def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[Path, int, bool]]:
     hidden_logs = hidden_log_paths()  # .aider.chat.history.md, .specstory/history/*.md
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if not child.is_file() or child.suffix.lower() not in WALK_SUFFIXES:
-                    continue
-                inside = child.relative_to(path)
-                hidden = any(part.startswith(".") for part in inside.parts)
-                if not hidden or any(inside.match(pattern) for pattern in hidden_logs):
+                if child.is_file() and in_folder_walk(child.relative_to(path), hidden_logs):
                     yield child, child.stat().st_size, False
         elif path.is_file() and is_archive(path):  # a data export, read in place
             try:
@@ -459,6 +464,13 @@ def _walk(paths: Iterable[str | Path], report: IngestReport) -> Iterator[tuple[P
         else:
             report.files_failed += 1
             report.problems.append(Problem(str(path), None, "no such file or folder"))
+
+
+def stored_as_is(store: Store, tenant: str, path: Path) -> bool:
+    """Whether the file, as it is now, was read before by its parser as it reads now (an
+    ingest would skip it; `capture` checks before loading a model to find that out)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _read_before(source_hash(store.db, tenant, source_key(path)), digest)
 
 
 def _read_before(recorded: str | None, sha256: str) -> bool:

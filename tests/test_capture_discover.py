@@ -8,18 +8,14 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
 from memdistill.capture.discover import discover
 from memdistill.cli import app
-from memdistill.models import Conversation, Message
 from memdistill.sources import PARSERS
-from memdistill.sources.base import Parser, ProblemSink
 
 runner = CliRunner()
 
@@ -168,56 +164,35 @@ def test_dry_run_lists_and_ingests_nothing(home: Path, fixtures: Path, tmp_path:
         assert memory.stats().exchanges == 0
 
 
-class _ProjectLog(Parser):
-    """A format whose logs live in each project (as Aider's do), registered for the test:
-    finding it needs no change to the discovery code."""
-
-    name: ClassVar[str] = "project-notes"
-    description: ClassVar[str] = "test format"
-    project_files: ClassVar[tuple[str, ...]] = (".agent.history.md", ".notes/history/*.md")
-
-    def sniff(self, path: Path, head: str) -> bool:
-        return head.startswith("#### ")
-
-    def parse(self, path: Path, problems: ProblemSink) -> Iterator[Conversation]:
-        lines = path.read_text().splitlines()
-        messages = [
-            Message(str(n), "user" if line.startswith("#### ") else "assistant",
-                    "prompt" if line.startswith("#### ") else "text",
-                    line.removeprefix("#### "), line=n)
-            for n, line in enumerate(lines, 1) if line.strip()
-        ]  # fmt: skip
-        yield Conversation(path.name, messages, None, None, id_from_file=True)
-
-
-@pytest.fixture
-def project_format(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(PARSERS, _ProjectLog.name, _ProjectLog)
-
-
-def test_project_files_are_found_under_roots(
-    project_format: None, home: Path, tmp_path: Path
-) -> None:
+def test_per_project_logs_are_found_under_roots(home: Path, tmp_path: Path, fixtures: Path) -> None:
+    """Aider and SpecStory keep their logs in each project (their parsers' `hidden_paths`):
+    `--root` finds them, and only them."""
     code = tmp_path / "code"
-    history = "#### why is the parquet export slow?\nBecause row groups are tiny.\n"
-    for place in ("alpha/.agent.history.md", "org/beta/.notes/history/2025-01.md",
-                  "org/beta/.notes/history/2025-02.md", "gamma/node_modules/x/.agent.history.md",
-                  "a/b/c/d/e/.agent.history.md", ".hidden/p/.agent.history.md"):  # fmt: skip
+    aider = (fixtures / "sources" / "aider-chat-history.md").read_text()
+    specstory = (fixtures / "sources" / "specstory-claude-code.md").read_text()
+    for place, text in (
+        ("alpha/.aider.chat.history.md", aider),
+        ("org/beta/.specstory/history/2026-02-11_10-02Z-export.md", specstory),
+        ("org/beta/.specstory/history/2026-02-12_09-00Z-again.md", specstory),
+        ("org/beta/README.md", "# beta\n"),  # not a per-project log: not picked
+        ("gamma/node_modules/x/.aider.chat.history.md", aider),  # dependency trees: not walked
+        ("a/b/c/d/e/.aider.chat.history.md", aider),  # deeper than MAX_DEPTH
+        (".hidden/p/.aider.chat.history.md", aider),  # inside a hidden folder
+    ):
         path = code / place
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(history)
-    found = discover([code]).found
-    assert [(f.format, f.kind, f.where) for f in found] == [("project-notes", "project", code)]
-    assert sorted(str(p.relative_to(code)) for p in found[0].paths) == [
-        "alpha/.agent.history.md",
-        "org/beta/.notes/history/2025-01.md",
-        "org/beta/.notes/history/2025-02.md",
-    ]  # dependency trees, hidden folders and folders too deep are not walked
+        path.write_text(text)
+    found = {f.format: f for f in discover([code], agents=False).found}
+    assert sorted(found) == ["aider", "specstory"]
+    assert [p.relative_to(code) for p in found["aider"].paths] == [
+        Path("alpha/.aider.chat.history.md")
+    ]
+    assert len(found["specstory"].paths) == 2 and found["specstory"].where == code
 
     store = str(tmp_path / "store")
     code_, out = invoke("ingest", "--root", str(code), "--store", store)
     assert code_ == 0, out
-    assert "project-notes" in out and "3 files" in out
+    assert "aider" in out and "specstory" in out and "1 file" in out and "2 files" in out
     # or from the store's config.toml
     (tmp_path / "store" / "config.toml").write_text(f'[capture]\nroots = ["{code}"]\n')
     code_, out = invoke("ingest", "--store", store, "--json")
@@ -233,37 +208,32 @@ def test_capture_settings_are_checked(tmp_path: Path) -> None:
 
 
 def test_a_folder_named_by_an_unset_variable_is_not_looked_for(
-    monkeypatch: pytest.MonkeyPatch, home: Path
+    monkeypatch: pytest.MonkeyPatch, home: Path, fixtures: Path
 ) -> None:
-    class _Relocated(_ProjectLog):
-        name: ClassVar[str] = "relocated"
-        default_folders: ClassVar[tuple[str, ...]] = ("$MEMDISTILL_TEST_AGENT_HOME/logs",)
-        project_files: ClassVar[tuple[str, ...]] = ()
-
-    monkeypatch.setitem(PARSERS, _Relocated.name, _Relocated)
-    monkeypatch.delenv("MEMDISTILL_TEST_AGENT_HOME", raising=False)
+    codex = PARSERS["codex"]
+    monkeypatch.setattr(codex, "default_folders", ("$MEMDISTILL_TEST_CODEX_HOME/sessions",))
+    monkeypatch.delenv("MEMDISTILL_TEST_CODEX_HOME", raising=False)
     looked = {lk.what: lk for lk in discover().looked}
-    assert looked["relocated"].result == "absent"
-    logs = home / "agent" / "logs"
-    logs.mkdir(parents=True)
-    (logs / "a.md").write_text("#### hello\nhi\n")
-    monkeypatch.setenv("MEMDISTILL_TEST_AGENT_HOME", str(home / "agent"))
+    assert looked["codex"].result == "absent"
+    sessions = home / "elsewhere" / "sessions"
+    sessions.mkdir(parents=True)
+    rollout = next((fixtures / "sources").glob("rollout-*.jsonl"))
+    shutil.copy(rollout, sessions / rollout.name)
+    monkeypatch.setenv("MEMDISTILL_TEST_CODEX_HOME", str(home / "elsewhere"))
     found = {f.format: f for f in discover().found}
-    assert found["relocated"].where == logs and found["relocated"].files == 1
+    assert found["codex"].where == sessions and found["codex"].files == 1
 
 
 @pytest.mark.parametrize(
     ("name", "place"),
     [("aider", "proj/.aider.chat.history.md"), ("specstory", "proj/.specstory/history/a.md")],
 )
-def test_per_project_formats_are_found_by_their_parsers_project_files(
+def test_per_project_formats_are_found_by_their_parsers_hidden_paths(
     name: str, place: str, tmp_path: Path
 ) -> None:
-    """Once a per-project format is registered, its parser says which files it reads in a
-    project, and nothing else is needed for `ingest --root` to find them."""
-    if name not in PARSERS:
-        pytest.skip(f"no {name} parser registered")
-    assert PARSERS[name].project_files, f"{name} sets no project_files"
+    """A per-project format's parser says which files it reads in a project, and nothing
+    else is needed for `ingest --root` to find them."""
+    assert PARSERS[name].hidden_paths, f"{name} sets no hidden_paths"
     path = tmp_path / "code" / place
     path.parent.mkdir(parents=True)
     path.write_text("#### hello\n")

@@ -79,6 +79,8 @@ def test_targets_accept_what_a_folder_ingest_would_read(tmp_path: Path) -> None:
     folder = Target(tmp_path, "folder")
     assert folder.accepts(tmp_path / "proj" / "session.jsonl")
     assert not folder.accepts(tmp_path / "proj" / ".hidden" / "session.jsonl")
+    assert folder.accepts(tmp_path / "proj" / ".aider.chat.history.md")  # as a folder ingest
+    assert folder.accepts(tmp_path / "proj" / ".specstory" / "history" / "2026-02-11.md")
     assert not folder.accepts(tmp_path / "proj" / "image.png")
     assert not folder.accepts(tmp_path.parent / "elsewhere.jsonl")
     exports = Target(tmp_path, "exports")

@@ -1,8 +1,9 @@
 """Finding chat logs where agents leave them, from what the parser registry says:
 
 - each parser's `default_folders` (``~/.claude/projects``, ``~/.codex/sessions``, ...);
-- each parser's `project_files` (Aider's ``.aider.chat.history.md``) under the project
-  roots a person names (flags or ``[capture] roots``), a few levels deep;
+- each parser's `hidden_paths` (Aider's ``.aider.chat.history.md``, SpecStory's
+  ``.specstory/history/*.md``) in the projects under the roots a person names (flags or
+  ``[capture] roots``), a few levels deep;
 - data-export zips in the downloads folder whose conversations member a parser
   recognises (ChatGPT's), oldest first, so a newer export's version of a conversation is
   read last.
@@ -105,7 +106,7 @@ def candidate_files(folder: Path) -> Iterator[Path]:
 
 def _project_files(discovery: Discovery, roots: Sequence[Path]) -> None:
     patterns = {
-        pattern: name for name, parser in PARSERS.items() for pattern in parser.project_files
+        pattern: name for name, parser in PARSERS.items() for pattern in parser.hidden_paths
     }
     formats = ", ".join(sorted(set(patterns.values()))) or "per-project logs"
     if not roots:

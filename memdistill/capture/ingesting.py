@@ -8,14 +8,11 @@ ingest runs detached, the watcher has nothing else to do).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filelock import FileLock
-
-from memdistill.capture.archives import source_key
 
 if TYPE_CHECKING:
     from memdistill.api import Memory
@@ -39,13 +36,9 @@ def ingest_queued(memory: Memory, paths: Iterable[Path]) -> IngestReport:
 def all_unchanged(store: Store, tenant: str, files: Iterable[Path]) -> bool:
     """Whether every file is stored with its current content (so an ingest would only load
     the model and the indexes to find nothing to do)."""
-    from memdistill.store.read import source_hash
+    from memdistill.ingest import stored_as_is
 
-    for path in files:
-        try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            return False  # let the ingest say what is wrong
-        if source_hash(store.db, tenant, source_key(path)) != digest:
-            return False
-    return True
+    try:
+        return all(stored_as_is(store, tenant, path) for path in files)
+    except OSError:
+        return False  # let the ingest say what is wrong

@@ -50,7 +50,8 @@ class Target:
         return self.kind == "folder"
 
     def accepts(self, path: Path) -> bool:
-        from memdistill.ingest import WALK_SUFFIXES
+        from memdistill.ingest import in_folder_walk
+        from memdistill.sources import hidden_log_paths
 
         if self.kind == "file":
             return path == self.path
@@ -60,8 +61,7 @@ class Target:
             return False
         if self.kind == "exports":
             return len(inside.parts) == 1 and is_archive(path)
-        hidden = any(part.startswith(".") for part in inside.parts)
-        return not hidden and path.suffix.lower() in WALK_SUFFIXES
+        return in_folder_walk(inside, hidden_log_paths())
 
     def catch_up_paths(self) -> list[Path]:
         if self.kind == "exports":

@@ -25,15 +25,13 @@ class Parser(ABC):
     #: Folders that hold this format's logs on a person's machine (``~`` is their home),
     #: for finding logs without being told where; empty when the logs have no fixed home.
     default_folders: ClassVar[tuple[str, ...]] = ()
-    #: Where the logs sit inside a project, as globs relative to its folder (Aider's
-    #: ``.aider.chat.history.md``), for finding them under the project roots a person names.
-    project_files: ClassVar[tuple[str, ...]] = ()
     #: Bumped when the parser reads its files differently (another split, new kinds), so
     #: stores read them again instead of keeping what the older revision made of them.
     revision: ClassVar[int] = 1
     #: Where this format's logs sit under a hidden name inside a project, as path patterns
     #: matched from the right (`.specstory/history/*.md`): a folder ingest walks into them
-    #: though it skips every other hidden path (.git, .venv...).
+    #: though it skips every other hidden path (.git, .venv...), and `ingest --root` finds
+    #: them in the projects under a root (as globs from each project's folder).
     hidden_paths: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
